@@ -1,0 +1,187 @@
+"""Index/search benchmark on real projects: stage times, memory, time-to-lexical, incremental
+re-index, search latency and file-level hit@1/hit@5 per channel on the dev question set.
+
+    python -m eval index-bench --projects django,rxjs,cobra --out eval/out/index-bench
+
+Prints a markdown table and writes JSON. Indexing runs in a child process (the real CLI) while
+this process polls lexical search, so "lexical search answers after N s" is measured, not inferred.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from repo_rag.config import load_config
+from repo_rag.repository import Repository
+
+from .projects import PROJECTS, fetch_project
+
+DEVSET = Path(__file__).parent / "data" / "devset.jsonl"
+METHODS = {
+    "lexical": ("lexical",),
+    "dense": ("dense",),
+    "fused": ("lexical", "dense", "symbol", "path"),
+    "full": ("lexical", "dense", "symbol", "path", "graph"),
+}
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def _index_with_polling(root: Path, index_dir: Path, env: dict[str, str], extra: list[str]) -> dict:
+    """Run `repo-rag index` in a child; poll lexical search until it answers; return timings."""
+    cmd = [sys.executable, "-m", "repo_rag.cli", "index", str(root), "--index-dir", str(index_dir), "--json", "-q", *extra]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first_lexical = None
+    cfg = load_config(root, overrides={"embed": {"enabled": False}})
+    while proc.poll() is None:
+        if first_lexical is None and (index_dir / "index.sqlite").exists():
+            try:
+                repo = Repository(root, cfg, index_dir)
+                if repo.search("error handling", k=3, channels=("lexical",)).hits:
+                    first_lexical = time.perf_counter() - t0
+                repo.close()
+            except Exception:  # noqa: BLE001 - the index may be mid-creation; try again
+                pass
+        time.sleep(1.0)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"indexing failed ({proc.returncode}): {err[-2000:]}")
+    report = json.loads(out)
+    return {"wall_s": wall, "lexical_ready_s": first_lexical, "report": report}
+
+
+def _touch_one_file(root: Path) -> Path:
+    """Append a comment to one source file (restored by the caller)."""
+    for pattern in ("**/*.py", "**/*.ts", "**/*.go"):
+        for p in sorted(root.glob(pattern)):
+            if "test" not in p.as_posix() and p.stat().st_size > 2000:
+                return p
+    raise FileNotFoundError("no source file to modify")
+
+
+def bench_project(name: str, out: dict, cold_cache: bool, dense_scope: str, repeats: int) -> dict:
+    project = PROJECTS[name]
+    root = fetch_project(project)
+    work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    index_dir = work / "index"
+    env = dict(os.environ)
+    if cold_cache:
+        env["REPO_RAG_CACHE_DIR"] = str(work / "cache")
+    env["REPO_RAG_INDEX_DENSE_SCOPE"] = dense_scope
+    res: dict = {"project": project.key, "root": str(root), "dense_scope": dense_scope, "cold_cache": cold_cache}
+    res["full_index"] = _index_with_polling(root, index_dir, env, [])
+
+    target = _touch_one_file(root)
+    original = target.read_bytes()
+    try:
+        target.write_bytes(original + b"\n# repo-rag benchmark edit\n")
+        t0 = time.perf_counter()
+        r = subprocess.run(
+            [sys.executable, "-m", "repo_rag.cli", "index", str(root), "--index-dir", str(index_dir), "--json", "-q"],
+            env=env, capture_output=True, text=True, check=True,
+        )
+        res["incremental"] = {"file": str(target.relative_to(root)), "cli_wall_s": time.perf_counter() - t0,
+                              "report": json.loads(r.stdout)}
+    finally:
+        target.write_bytes(original)
+        subprocess.run(
+            [sys.executable, "-m", "repo_rag.cli", "index", str(root), "--index-dir", str(index_dir), "-q"],
+            env=env, capture_output=True, check=True,
+        )
+
+    os.environ["REPO_RAG_CACHE_DIR"] = env.get("REPO_RAG_CACHE_DIR", os.environ.get("REPO_RAG_CACHE_DIR", ""))
+    if not os.environ["REPO_RAG_CACHE_DIR"]:
+        del os.environ["REPO_RAG_CACHE_DIR"]
+    repo = Repository(root, load_config(root), index_dir)
+    questions = [json.loads(line) for line in DEVSET.read_text().splitlines() if line.strip()]
+    questions = [q for q in questions if q["project"] == project.name]
+    repo.search("warm up the model", k=5)
+    quality = {}
+    latencies: list[float] = []
+    for method, channels in METHODS.items():
+        h1 = h5 = 0
+        for q in questions:
+            t0 = time.perf_counter()
+            files = [f.path for f in repo.search_files(q["question"], k=5, channels=channels)]
+            if method == "full":
+                latencies.append((time.perf_counter() - t0) * 1000)
+            h1 += bool(files[:1] and files[0] in q["gold_files"])
+            h5 += any(f in q["gold_files"] for f in files[:5])
+        quality[method] = {"hit@1": h1 / max(len(questions), 1), "hit@5": h5 / max(len(questions), 1),
+                           "n": len(questions)}
+    for _ in range(repeats - 1):
+        for q in questions:
+            t0 = time.perf_counter()
+            repo.search(q["question"], k=10)
+            latencies.append((time.perf_counter() - t0) * 1000)
+    res["quality"] = quality
+    res["search_ms"] = {"p50": _pct(latencies, 0.5), "p95": _pct(latencies, 0.95), "n": len(latencies),
+                        "mean": statistics.fmean(latencies) if latencies else float("nan")}
+    out[name] = res
+    return res
+
+
+def render(results: dict) -> str:
+    lines = [
+        "| project | files | chunks | dense chunks | discover s | parse s | store s | graph s | embed s | total s "
+        "| embed chunks/s | peak RSS MB | lexical ready s | 1-file re-index s (CLI / in-process) "
+        "| search p50/p95 ms |",
+        "|---" * 15 + "|",
+    ]
+    for r in results.values():
+        rep = r["full_index"]["report"]
+        s = rep["seconds"]
+        rate = rep["embedded"] / s["embed"] if s.get("embed") and rep["embedded"] else float("nan")
+        inc = r["incremental"]
+        lines.append(
+            f"| {r['project']} | {rep['files_seen']} | {rep['chunks_total']} | {rep['dense_chunks']} "
+            f"| {s.get('discover', 0):.1f} | {s.get('parse', 0):.1f} | {s.get('store', 0):.1f} | {s.get('graph', 0):.1f} "
+            f"| {s.get('embed', 0):.1f} | {r['full_index']['wall_s']:.1f} | {rate:.1f} | {rep['peak_rss_mb']:.0f} "
+            f"| {r['full_index']['lexical_ready_s'] or float('nan'):.1f} "
+            f"| {inc['cli_wall_s']:.2f} / {inc['report']['seconds']['total']:.2f} "
+            f"| {r['search_ms']['p50']:.0f} / {r['search_ms']['p95']:.0f} |"
+        )
+    lines += ["", "| project | method | n | file hit@1 | file hit@5 |", "|---|---|---|---|---|"]
+    for r in results.values():
+        for method, q in r["quality"].items():
+            lines.append(f"| {r['project']} | {method} | {q['n']} | {q['hit@1']:.2f} | {q['hit@5']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m eval index-bench", description=__doc__)
+    ap.add_argument("--projects", default="django,rxjs,cobra")
+    ap.add_argument("--out", default="eval/out/index-bench")
+    ap.add_argument("--warm-cache", action="store_true", help="reuse the user embedding cache (default: cold)")
+    ap.add_argument("--dense-scope", default="all", choices=["all", "non-test"])
+    ap.add_argument("--repeats", type=int, default=3, help="search latency repetitions over the questions")
+    args = ap.parse_args(argv)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict = {}
+    for name in args.projects.split(","):
+        bench_project(name.strip(), results, not args.warm_cache, args.dense_scope, args.repeats)
+        (out_dir / "results.json").write_text(json.dumps(results, indent=2))
+    table = render(results)
+    (out_dir / "results.md").write_text(table + "\n")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Reciprocal-rank fusion: combine ranked lists whose scores are not comparable.
+
+bm25 scores, cosine similarities and PageRank mass live on different scales; ranks do not.
+Each channel contributes ``weight / (k + rank)`` and keeps the reasons it had for each item.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Ranked:
+    """One channel's ranked list: item id -> (raw score, reason text), best first."""
+
+    channel: str
+    weight: float
+    items: list[tuple[int, float, str]] = field(default_factory=list)
+
+
+def rrf(lists: list[Ranked], k: int = 60) -> tuple[dict[int, float], dict[int, list[str]]]:
+    scores: dict[int, float] = defaultdict(float)
+    reasons: dict[int, list[str]] = defaultdict(list)
+    for ranked in lists:
+        for rank, (item, _raw, reason) in enumerate(ranked.items):
+            scores[item] += ranked.weight / (k + rank + 1)
+            if reason:
+                reasons[item].append(reason)
+    return dict(scores), dict(reasons)

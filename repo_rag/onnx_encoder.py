@@ -1,0 +1,120 @@
+"""int8 ONNX Runtime encoder for sentence-transformers models on CPU.
+
+Measured on this project's 2-core CPU with all-MiniLM-L6-v2 at 128 tokens: 2.3x the throughput
+of the PyTorch encoder, with embeddings at cosine 0.994 (mean) to the fp32 ones (see
+docs/benchmarks.md). The ONNX graph is exported locally from the configured model (no download),
+quantised per channel (MatMul weights only), and cached next to the embedding cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class OnnxUnsupportedError(RuntimeError):
+    """The model cannot be served by the ONNX path (pooling, architecture or missing packages)."""
+
+
+def _pooling_mode(model_path: Path) -> str:
+    """'mean' or 'cls' from the sentence-transformers pooling config; anything else is unsupported."""
+    modules = model_path / "modules.json"
+    if not modules.exists():
+        raise OnnxUnsupportedError("not a sentence-transformers folder (no modules.json)")
+    for module in json.loads(modules.read_text()):
+        if module.get("type", "").endswith("Pooling"):
+            cfg = json.loads((model_path / module["path"] / "config.json").read_text())
+            if cfg.get("pooling_mode_mean_tokens"):
+                return "mean"
+            if cfg.get("pooling_mode_cls_token"):
+                return "cls"
+            raise OnnxUnsupportedError(f"unsupported pooling: {cfg}")
+        if module.get("type", "").endswith(("Dense", "Router", "StaticEmbedding")):
+            raise OnnxUnsupportedError(f"unsupported module {module.get('type')}")
+    raise OnnxUnsupportedError("no pooling module")
+
+
+def export_int8(model_path: Path, out_dir: Path) -> Path:
+    """Export the transformer to ONNX and quantise it; atomic, cached by the caller's out_dir."""
+    target = out_dir / "model.int8.onnx"
+    if target.exists():
+        return target
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel, AutoTokenizer
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tok = AutoTokenizer.from_pretrained(str(model_path))
+    model = AutoModel.from_pretrained(str(model_path)).eval()
+    enc = tok(["a b", "c"], padding=True, return_tensors="pt")
+    names = [n for n in _INPUTS if n in enc]
+
+    class _Wrapped(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *args: torch.Tensor) -> torch.Tensor:
+            return self.inner(**dict(zip(names, args, strict=True))).last_hidden_state
+
+    fp32 = out_dir / f"model.fp32.{os.getpid()}.onnx"
+    tmp = out_dir / f"model.int8.{os.getpid()}.onnx"
+    torch.onnx.export(
+        _Wrapped(model), tuple(enc[n] for n in names), str(fp32), input_names=names,
+        output_names=["last_hidden_state"], dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
+        opset_version=17, dynamo=False,
+    )
+    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
+    fp32.unlink(missing_ok=True)
+    os.replace(tmp, target)
+    return target
+
+
+class OnnxEncoder:
+    """Tokenise, run the int8 graph, pool and normalise, like SentenceTransformer.encode."""
+
+    def __init__(self, model_path: str, cache_dir: Path, max_seq_length: int) -> None:
+        try:
+            import onnxruntime as ort
+            from transformers import AutoTokenizer
+        except ImportError as exc:
+            raise OnnxUnsupportedError(f"onnxruntime/transformers not installed: {exc}") from exc
+        path = Path(model_path)
+        self.pooling = _pooling_mode(path)
+        slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in str(path.resolve()))[-100:]
+        onnx_path = export_int8(path, cache_dir / "onnx" / slug)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(os.environ.get("REPO_RAG_THREADS", "0")) or (os.cpu_count() or 1)
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.input_names = {i.name for i in self.session.get_inputs()}
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        self.max_seq_length = max_seq_length
+        self._lock = threading.Lock()
+        self.dim = int(self.encode(["dimension probe"], 1).shape[1])
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        out = []
+        for start in range(0, len(texts), batch_size):
+            enc = self.tokenizer(
+                texts[start : start + batch_size], padding=True, truncation=True,
+                max_length=self.max_seq_length, return_tensors="np",
+            )
+            feeds = {k: enc[k].astype(np.int64) for k in _INPUTS if k in self.input_names and k in enc}
+            if "token_type_ids" in self.input_names and "token_type_ids" not in feeds:
+                feeds["token_type_ids"] = np.zeros_like(feeds["input_ids"])
+            with self._lock:
+                hidden = self.session.run(None, feeds)[0]
+            if self.pooling == "cls":
+                vec = hidden[:, 0]
+            else:
+                mask = enc["attention_mask"][..., None].astype(np.float32)
+                vec = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
+            vec = vec / np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
+            out.append(vec.astype(np.float32))
+        return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)

@@ -1,0 +1,260 @@
+"""Hybrid retrieval: lexical + dense + symbol/path anchors, fused, expanded through the code graph.
+
+Pipeline (each stage explains itself in the hit's ``reasons``):
+1. channels: bm25 over identifier terms, FAISS cosine over chunk embeddings, exact symbol-name
+   matches of identifiers in the query, files named in the query (paths, stack-trace frames,
+   dotted module names);
+2. reciprocal-rank fusion of the channels;
+3. graph channel: the top fused hits seed a personalised PageRank over the typed code graph
+   (calls, imports, inherits, contains, ...); nodes it reaches become a ranked list of their own,
+   fused with the rest;
+4. per-file diversification of the final list (and file-level aggregation for file results).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from .config import SearchConfig
+from .embed import Embedder
+from .fuse import Ranked, rrf
+from .hits import SearchHit, SearchResult
+from .lexical import lexical_search
+from .query import QueryAnalysis, analyze_query
+from .store import StoredChunk, Store
+from .vectors import VectorIndex
+
+CHANNELS = ("lexical", "dense", "symbol", "path", "graph")
+
+# How much each edge type carries relevance between neighbours (both directions are walked).
+EDGE_WEIGHTS = {
+    "calls": 1.0,
+    "inherits": 0.8,
+    "imports": 0.5,
+    "contains": 0.6,
+    "references": 0.4,
+    "documents": 0.3,
+    "tests": 0.2,
+}
+
+
+@dataclass
+class FileHit:
+    """A file-level result: the file's best chunks aggregated."""
+
+    path: str
+    score: float
+    best: SearchHit
+
+
+class HybridRetriever:
+    def __init__(
+        self,
+        store: Store,
+        cfg: SearchConfig,
+        embedder: Embedder | None = None,
+        vectors: VectorIndex | None = None,
+        graph=None,
+    ) -> None:
+        self.store = store
+        self.cfg = cfg
+        self.embedder = embedder
+        self.vectors = vectors
+        self.graph = graph
+        self._embed_lock = threading.Lock()
+
+    # -- channels ----------------------------------------------------------------------------
+    def _lexical(self, query: str, qa: QueryAnalysis, k: int) -> Ranked:
+        extra = {}
+        for name in qa.names[:16]:
+            extra[name.lower()] = 1.0
+        hits, _ = lexical_search(self.store, query, k=k, max_terms=40 if qa.is_long else 24, extra_terms=extra)
+        ranked = Ranked("lexical", self.cfg.lexical_weight)
+        for h in hits:
+            ranked.items.append((h.chunk_id, h.score, f"lexical: {', '.join(h.terms[:6])}" if h.terms else "lexical"))
+        return ranked
+
+    def _dense(self, query: str, k: int) -> Ranked | None:
+        if self.embedder is None or self.vectors is None or not len(self.vectors):
+            return None
+        with self._embed_lock:
+            q = self.embedder.embed_query(query)
+        ranked = Ranked("dense", self.cfg.dense_weight)
+        for cid, score in self.vectors.search(q, k):
+            ranked.items.append((cid, score, f"dense {score:.2f}"))
+        return ranked
+
+    def _symbols(self, qa: QueryAnalysis) -> Ranked:
+        """Definitions whose name is spelled out in the query (a strong, precise anchor)."""
+        ranked = Ranked("symbol", 1.0)
+        seen: set[int] = set()
+        for name in qa.names[:24]:
+            chunks = [c for c in self.store.chunks_by_name(name) if c.kind != "module" and c.part <= 1]
+            if not chunks or len(chunks) > 25:  # too common to localise anything
+                continue
+            chunks.sort(key=lambda c: (c.is_test, c.kind != "class", len(c.path)))
+            for c in chunks[:8]:
+                if c.id not in seen:
+                    seen.add(c.id)
+                    ranked.items.append((c.id, 1.0, f"symbol: {name}"))
+        return ranked
+
+    def _paths(self, qa: QueryAnalysis) -> Ranked:
+        """Chunks of files named in the query, by path, stack frame or dotted module name."""
+        ranked = Ranked("path", 1.0)
+        files = self._files_index()
+        wanted: list[tuple[str, int, str]] = []  # (path suffix, line, why)
+        frame_lines = {f[0]: (f[1], f[2]) for f in qa.frames}
+        for p in qa.paths:
+            wanted.append((p, frame_lines.get(p, (0, ""))[0], "traceback" if p in frame_lines else "path"))
+        for d in qa.dotted:
+            mod = d.replace(".", "/")
+            wanted += [(mod + ".py", 0, "module"), (mod + "/__init__.py", 0, "module")]
+            parent = mod.rsplit("/", 1)[0]
+            if "/" in mod:
+                wanted.append((parent + ".py", 0, "module"))
+        seen: set[int] = set()
+        for suffix, line, why in wanted:
+            for path in files.get(suffix.rsplit("/", 1)[-1], ()):
+                if not ("/" + path).endswith("/" + suffix.lstrip("/")):
+                    continue
+                chunks = self.store.chunks_for_path(path)
+                if line:
+                    chunks.sort(key=lambda c: (not (c.start_line <= line <= c.end_line), c.end_line - c.start_line))
+                else:
+                    chunks.sort(key=lambda c: c.kind != "module")
+                for c in chunks[:3]:
+                    if c.id not in seen:
+                        seen.add(c.id)
+                        ranked.items.append((c.id, 1.0, f"{why}: {suffix}" + (f":{line}" if line else "")))
+        return ranked
+
+    _files_cache: tuple[float, dict[str, list[str]]] | None = None
+
+    def _files_index(self) -> dict[str, list[str]]:
+        """basename -> paths, refreshed when the store changes."""
+        stamp = self.store.get_manifest().get("indexed_at", "")
+        if self._files_cache is None or self._files_cache[0] != stamp:
+            by_name: dict[str, list[str]] = defaultdict(list)
+            for path in self.store.files():
+                by_name[path.rsplit("/", 1)[-1]].append(path)
+            self._files_cache = (stamp, dict(by_name))
+        return self._files_cache[1]
+
+    def _graph_channel(self, fused: list[tuple[int, float]], chunks: dict[int, StoredChunk], n_seeds: int = 10) -> Ranked | None:
+        if self.graph is None:
+            return None
+        seeds: dict[str, float] = {}
+        seed_names: dict[str, str] = {}
+        for cid, score in fused[:n_seeds]:
+            c = chunks.get(cid)
+            if c is None:
+                continue
+            node = self.graph.node_for_chunk(c.path, c.qualname)
+            if node is not None:
+                seeds[node] = seeds.get(node, 0.0) + score
+                seed_names[node] = c.qualname if c.qualname != "<module>" else c.path
+        if not seeds:
+            return None
+        pr = self.graph.personalized_pagerank(seeds, EDGE_WEIGHTS)
+        ranked = Ranked("graph", self.cfg.graph_weight)
+        for node, score in sorted(pr.items(), key=lambda kv: -kv[1])[:60]:
+            if node in seeds:
+                continue
+            cid = self.graph.chunk_for_node(node, self.store)
+            if cid is None:
+                continue
+            why = self.graph.explain(node, seeds.keys())
+            ranked.items.append((cid, score, f"graph: {why}" if why else "graph: near top hits"))
+        return ranked
+
+    # -- search ------------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        channels: tuple[str, ...] = CHANNELS,
+        per_file: int = 3,
+    ) -> SearchResult:
+        k = k or self.cfg.top_k
+        timings: dict[str, float] = {}
+        notes: list[str] = []
+        t0 = time.perf_counter()
+        qa = analyze_query(query)
+        pool = max(50, k * 5)
+        lists: list[Ranked] = []
+        if "lexical" in channels:
+            lists.append(self._lexical(query, qa, pool))
+            timings["lexical_ms"] = (time.perf_counter() - t0) * 1000
+        if "dense" in channels:
+            t = time.perf_counter()
+            dense = self._dense(query, pool)
+            if dense is None:
+                notes.append("dense channel unavailable (no vectors yet): lexical/graph results only")
+            else:
+                lists.append(dense)
+            timings["dense_ms"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        if "symbol" in channels:
+            lists.append(self._symbols(qa))
+        if "path" in channels:
+            lists.append(self._paths(qa))
+        timings["anchors_ms"] = (time.perf_counter() - t) * 1000
+        scores, reasons = rrf(lists, self.cfg.rrf_k)
+        fused = sorted(scores.items(), key=lambda kv: -kv[1])
+        chunks = self.store.chunks_by_ids([cid for cid, _ in fused[: pool * 2]])
+        if "graph" in channels and self.cfg.graph and self.graph is not None:
+            t = time.perf_counter()
+            g = self._graph_channel(fused, chunks)
+            if g is not None and g.items:
+                lists.append(g)
+                scores, reasons = rrf(lists, self.cfg.rrf_k)
+                fused = sorted(scores.items(), key=lambda kv: -kv[1])
+                chunks.update(self.store.chunks_by_ids([cid for cid, _ in fused[: pool * 2] if cid not in chunks]))
+            timings["graph_ms"] = (time.perf_counter() - t) * 1000
+        hits: list[SearchHit] = []
+        per_path: dict[str, int] = defaultdict(int)
+        for cid, score in fused:
+            c = chunks.get(cid)
+            if c is None:
+                continue
+            if per_path[c.path] >= per_file:
+                continue
+            per_path[c.path] += 1
+            hits.append(_hit(c, score, reasons.get(cid, [])))
+            if len(hits) >= k:
+                break
+        timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        return SearchResult(query=query, hits=hits, timings=timings, notes=notes)
+
+    def search_files(self, query: str, k: int = 10, channels: tuple[str, ...] = CHANNELS) -> list[FileHit]:
+        """File-level ranking: a file scores by its best chunk plus a little for further evidence."""
+        result = self.search(query, k=max(100, k * 10), channels=channels, per_file=100)
+        by_file: dict[str, list[SearchHit]] = defaultdict(list)
+        for h in result.hits:
+            by_file[h.path].append(h)
+        files = []
+        for path, hs in by_file.items():
+            s = sorted((h.score for h in hs), reverse=True)
+            files.append(FileHit(path, s[0] + 0.25 * sum(s[1:4]), hs[0]))
+        files.sort(key=lambda f: -f.score)
+        return files[:k]
+
+
+def _hit(c: StoredChunk, score: float, reasons: list[str]) -> SearchHit:
+    return SearchHit(
+        path=c.path,
+        start_line=c.start_line,
+        end_line=c.end_line,
+        symbol=c.qualname,
+        kind=c.kind,
+        language=c.language,
+        score=score,
+        reasons=list(dict.fromkeys(reasons)),
+        text=c.text,
+        signature=c.signature,
+        chunk_id=c.id,
+    )

@@ -1,0 +1,319 @@
+"""SQLite store for one repository's index: files, chunks, raw graph facts, lexical FTS5 index.
+
+One database file under ``<repo>/.repo-rag/index.sqlite`` in WAL mode: every indexing pass runs
+in a single transaction, so a killed indexer leaves the previous index complete and readable
+(readers never see a half-written pass). Vectors live beside it (see repo_rag.vectors).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexers.model import Chunk, Definition, Import, ParsedFile, Reference, SourceFile
+
+SCHEMA_VERSION = 3
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    language TEXT NOT NULL,
+    n_lines INTEGER NOT NULL,
+    error TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    language TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    qualname TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    docstring TEXT NOT NULL,
+    parent TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    is_test INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_file ON chunks(file_id);
+CREATE INDEX IF NOT EXISTS chunks_name ON chunks(name);
+CREATE TABLE IF NOT EXISTS definitions (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    qualname TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+    start_line INTEGER NOT NULL, end_line INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS definitions_file ON definitions(file_id);
+CREATE INDEX IF NOT EXISTS definitions_name ON definitions(name);
+CREATE TABLE IF NOT EXISTS imports (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    module TEXT NOT NULL, names TEXT NOT NULL, level INTEGER NOT NULL, alias TEXT NOT NULL,
+    line INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS imports_file ON imports(file_id);
+CREATE TABLE IF NOT EXISTS refs (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL, name TEXT NOT NULL, source TEXT NOT NULL, line INTEGER NOT NULL,
+    receiver TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS refs_file ON refs(file_id);
+CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(
+    path, name, doc, body, tokenize = "unicode61 tokenchars '_'"
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_fts, 'row');
+"""
+
+
+class IndexMissingError(FileNotFoundError):
+    """No index exists yet for a repository; the message tells the user what to run."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    hash: str
+    language: str
+    n_lines: int
+    error: str
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as read back from the store (``id`` is the rowid shared with FTS and FAISS)."""
+
+    id: int
+    path: str
+    start_line: int
+    end_line: int
+    language: str
+    kind: str
+    name: str
+    qualname: str
+    signature: str
+    docstring: str
+    parent: str
+    part: int
+    text: str
+    hash: str
+    is_test: bool
+
+
+_CHUNK_COLUMNS = (
+    "id, path, start_line, end_line, language, kind, name, qualname, signature, docstring, parent, "
+    "part, text, hash, is_test"
+)
+
+
+def _row_to_chunk(row: tuple) -> StoredChunk:
+    return StoredChunk(*row[:14], bool(row[14]))
+
+
+class Store:
+    """Thread-safe access to one index database (one connection per thread)."""
+
+    def __init__(self, db_path: str | Path, *, create: bool = False) -> None:
+        self.db_path = Path(db_path)
+        if not create and not self.db_path.exists():
+            raise IndexMissingError(str(self.db_path))
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        if create:
+            self.con.executescript(_SCHEMA)  # idempotent DDL; executescript commits on its own
+            with self.transaction() as con:
+                if self.get_manifest().get("schema_version") not in (None, str(SCHEMA_VERSION)):
+                    raise RuntimeError("unsupported index schema; delete the index directory and re-index")
+                con.execute(
+                    "INSERT OR REPLACE INTO manifest VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+
+    # -- connections -------------------------------------------------------------------------
+    @property
+    def con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("PRAGMA foreign_keys=ON")
+            con.execute("PRAGMA temp_store=MEMORY")
+            self._local.con = con
+        return con
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All-or-nothing write: commits on success, rolls back on any exception or kill."""
+        con = self.con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    def close(self) -> None:
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+    # -- manifest ----------------------------------------------------------------------------
+    def get_manifest(self) -> dict[str, str]:
+        try:
+            return dict(self.con.execute("SELECT key, value FROM manifest"))
+        except sqlite3.OperationalError:
+            return {}
+
+    def set_manifest(self, con: sqlite3.Connection, values: dict[str, object]) -> None:
+        con.executemany(
+            "INSERT OR REPLACE INTO manifest VALUES (?, ?)",
+            [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in values.items()],
+        )
+
+    # -- files -------------------------------------------------------------------------------
+    def files(self) -> dict[str, StoredFile]:
+        rows = self.con.execute("SELECT id, path, size, mtime_ns, hash, language, n_lines, error FROM files")
+        return {r[1]: StoredFile(*r) for r in rows}
+
+    def file(self, path: str) -> StoredFile | None:
+        row = self.con.execute(
+            "SELECT id, path, size, mtime_ns, hash, language, n_lines, error FROM files WHERE path = ?", (path,)
+        ).fetchone()
+        return StoredFile(*row) if row else None
+
+    def delete_file(self, con: sqlite3.Connection, file_id: int) -> None:
+        con.execute("DELETE FROM chunk_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?)", (file_id,))
+        con.execute("DELETE FROM files WHERE id = ?", (file_id,))
+
+    def touch_file(self, con: sqlite3.Connection, file_id: int, size: int, mtime_ns: int) -> None:
+        con.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, file_id))
+
+    def put_file(
+        self,
+        con: sqlite3.Connection,
+        source: SourceFile,
+        file_hash: str,
+        n_lines: int,
+        parsed: ParsedFile,
+        fts_rows: Iterable[tuple[str, str, str, str]],
+        is_test: bool,
+    ) -> list[int]:
+        """Replace everything stored for ``source.path``; returns the new chunk ids."""
+        old = con.execute("SELECT id FROM files WHERE path = ?", (source.path,)).fetchone()
+        if old:
+            self.delete_file(con, old[0])
+        cur = con.execute(
+            "INSERT INTO files (path, size, mtime_ns, hash, language, n_lines, error) VALUES (?,?,?,?,?,?,?)",
+            (source.path, source.size, source.mtime_ns, file_hash, parsed.language, n_lines, parsed.error),
+        )
+        file_id = cur.lastrowid
+        ids = []
+        for chunk, fts in zip(parsed.chunks, fts_rows, strict=True):
+            cur = con.execute(
+                "INSERT INTO chunks (file_id, path, start_line, end_line, language, kind, name, qualname, "
+                "signature, docstring, parent, part, text, hash, is_test) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    file_id, chunk.path, chunk.start_line, chunk.end_line, chunk.language, chunk.kind,
+                    chunk.name, chunk.qualname, chunk.signature, chunk.docstring, chunk.parent, chunk.part,
+                    chunk.text, chunk.content_hash, int(is_test),
+                ),
+            )
+            ids.append(cur.lastrowid)
+            con.execute("INSERT INTO chunk_fts (rowid, path, name, doc, body) VALUES (?,?,?,?,?)", (cur.lastrowid, *fts))
+        con.executemany(
+            "INSERT INTO definitions VALUES (?,?,?,?,?,?)",
+            [(file_id, d.qualname, d.name, d.kind, d.start_line, d.end_line) for d in parsed.definitions],
+        )
+        con.executemany(
+            "INSERT INTO imports VALUES (?,?,?,?,?,?)",
+            [(file_id, i.module, json.dumps(i.names), i.level, i.alias, i.line) for i in parsed.imports],
+        )
+        con.executemany(
+            "INSERT INTO refs VALUES (?,?,?,?,?,?)",
+            [(file_id, r.kind, r.name, r.source, r.line, r.receiver) for r in parsed.references],
+        )
+        return ids
+
+    # -- chunks ------------------------------------------------------------------------------
+    def chunk_count(self) -> int:
+        return self.con.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def chunks_by_ids(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
+        ids = list(ids)
+        out: dict[int, StoredChunk] = {}
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            q = f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({','.join('?' * len(part))})"
+            out.update((r[0], _row_to_chunk(r)) for r in self.con.execute(q, part))
+        return out
+
+    def chunks_for_path(self, path: str) -> list[StoredChunk]:
+        q = f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE path = ? ORDER BY start_line, part"
+        return [_row_to_chunk(r) for r in self.con.execute(q, (path,))]
+
+    def iter_chunks(self) -> Iterator[StoredChunk]:
+        yield from (_row_to_chunk(r) for r in self.con.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks"))
+
+    def chunks_by_name(self, name: str) -> list[StoredChunk]:
+        q = f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE name = ?"
+        return [_row_to_chunk(r) for r in self.con.execute(q, (name,))]
+
+    def chunk_ids(self) -> set[int]:
+        return {r[0] for r in self.con.execute("SELECT id FROM chunks")}
+
+    # -- raw facts (graph input) -------------------------------------------------------------
+    def definitions(self) -> Iterator[tuple[str, Definition]]:
+        q = (
+            "SELECT f.path, d.qualname, d.name, d.kind, d.start_line, d.end_line "
+            "FROM definitions d JOIN files f ON f.id = d.file_id"
+        )
+        for path, *rest in self.con.execute(q):
+            yield path, Definition(*rest)
+
+    def imports(self) -> Iterator[tuple[str, Import]]:
+        q = "SELECT f.path, i.module, i.names, i.level, i.alias, i.line FROM imports i JOIN files f ON f.id = i.file_id"
+        for path, module, names, level, alias, line in self.con.execute(q):
+            yield path, Import(module, tuple(tuple(n) for n in json.loads(names)), level, alias, line)
+
+    def references(self) -> Iterator[tuple[str, Reference]]:
+        q = (
+            "SELECT f.path, r.kind, r.name, r.source, r.line, r.receiver "
+            "FROM refs r JOIN files f ON f.id = r.file_id"
+        )
+        for path, *rest in self.con.execute(q):
+            yield path, Reference(*rest)
+
+    # -- lexical -----------------------------------------------------------------------------
+    def doc_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
+        terms = list(set(terms))
+        out: dict[str, int] = {}
+        for start in range(0, len(terms), 900):
+            part = terms[start : start + 900]
+            q = f"SELECT term, doc FROM chunk_vocab WHERE term IN ({','.join('?' * len(part))})"
+            out.update(self.con.execute(q, part))
+        return out
+
+    def fts_search(self, match: str, limit: int, weights: tuple[float, float, float, float]) -> list[tuple[int, float]]:
+        """FTS5 bm25 over (path, name, doc, body); returns (chunk id, score) best first, score > 0."""
+        q = (
+            "SELECT rowid, -bm25(chunk_fts, ?, ?, ?, ?) AS s FROM chunk_fts WHERE chunk_fts MATCH ? "
+            "ORDER BY bm25(chunk_fts, ?, ?, ?, ?) LIMIT ?"
+        )
+        return list(self.con.execute(q, (*weights, match, *weights, limit)))
