@@ -1,0 +1,1 @@
+"""Discovery, parsing, chunking and raw graph facts per language (no repo_rag imports)."""
