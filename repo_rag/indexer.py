@@ -239,8 +239,10 @@ class Indexer:
             if vectors is not None:
                 report.notes.append(f"embedding model changed ({vectors.model_id} -> {embedder.model_id}): re-embedding")
             vectors = VectorIndex(embedder.dim, embedder.model_id)
-        scope_tests = self.config.index.dense_scope != "non-test"
-        wanted = {c.id: c for c in store.iter_chunks() if scope_tests or not c.is_test}
+        everything = self.config.index.dense_scope == "all"
+        wanted = {
+            c.id: c for c in store.iter_chunks() if everything or not (c.is_test or c.language == "unknown")
+        }
         have = vectors.ids()
         vectors.remove(have - wanted.keys())
         missing = sorted(wanted.keys() - have)

@@ -13,6 +13,7 @@ Pipeline (each stage explains itself in the hit's ``reasons``):
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import defaultdict
@@ -26,6 +27,10 @@ from .lexical import lexical_search
 from .query import QueryAnalysis, analyze_query
 from .store import StoredChunk, Store
 from .vectors import VectorIndex
+
+_WORD = re.compile(r"[a-z]+")
+_TEST_WORDS = {"test", "tests", "testing", "tested", "unittest", "pytest", "spec", "specs", "fixture", "fixtures"}
+_DOC_WORDS = {"doc", "docs", "documentation", "documented", "readme", "guide", "tutorial", "changelog", "release", "notes"}
 
 CHANNELS = ("lexical", "dense", "symbol", "path", "graph")
 
@@ -215,6 +220,7 @@ class HybridRetriever:
                 fused = sorted(scores.items(), key=lambda kv: -kv[1])
                 chunks.update(self.store.chunks_by_ids([cid for cid, _ in fused[: pool * 2] if cid not in chunks]))
             timings["graph_ms"] = (time.perf_counter() - t) * 1000
+        fused = self._apply_priors(query, fused, chunks)
         hits: list[SearchHit] = []
         per_path: dict[str, int] = defaultdict(int)
         for cid, score in fused:
@@ -229,6 +235,29 @@ class HybridRetriever:
                 break
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return SearchResult(query=query, hits=hits, timings=timings, notes=notes)
+
+    def _apply_priors(
+        self, query: str, fused: list[tuple[int, float]], chunks: dict[int, StoredChunk]
+    ) -> list[tuple[int, float]]:
+        """Prefer implementation code: tests and prose rank below it unless the query asks for them.
+
+        Questions like "where is X implemented" are answered by source files; tests and docs that
+        mention X are useful context but should not outrank it (measured on the dev questions).
+        """
+        words = set(_WORD.findall(query.lower()))
+        test_factor = 1.0 if words & _TEST_WORDS else self.cfg.test_prior
+        doc_factor = 1.0 if words & _DOC_WORDS else self.cfg.doc_prior
+        out = []
+        for cid, score in fused:
+            c = chunks.get(cid)
+            if c is not None:
+                if c.is_test:
+                    score *= test_factor
+                elif c.kind in ("section",) or c.language in ("markdown", "rst", "text"):
+                    score *= doc_factor
+            out.append((cid, score))
+        out.sort(key=lambda kv: -kv[1])
+        return out
 
     def search_files(self, query: str, k: int = 10, channels: tuple[str, ...] = CHANNELS) -> list[FileHit]:
         """File-level ranking: a file scores by its best chunk plus a little for further evidence."""
