@@ -126,4 +126,4 @@ class ParsedFile:
     definitions: list[Definition] = field(default_factory=list)
     imports: list[Import] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
-    error: str = ""  # non-empty when parsing failed and line windows were used
+    error: str = ""  # non-empty on a syntax error (symbols still extracted) or a parse failure (line windows)
