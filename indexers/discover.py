@@ -11,9 +11,12 @@ Order of decisions for each path, first match wins:
 2. symlinks (skipped, or followed with loop and escape checks);
 3. ``.gitignore`` files (every level) and ``.git/info/exclude``, then the default skip list
    (``node_modules/``, ``build/``, virtualenvs, ...);
-4. ``.repo-ragignore`` at the root, then ``extra_ignore``: a pattern ignores, a ``!pattern``
-   re-includes what step 3 or the file policies (lockfile, minified, generated, data file)
-   excluded;
+4. ``extra_ignore``, else ``.repo-ragignore`` at the root (same syntax, matched from the
+   root): a pattern ignores, a ``!pattern`` re-includes what step 3 or the file policies
+   (lockfile, minified, generated, data file) excluded. Inside a re-included directory the
+   usual rules apply again. To reach into a directory skipped whole, the ``!`` pattern must
+   name a path in it (``!vendor/mylib/``); ``!mylib/`` alone does not make the walk search
+   every skipped directory;
 5. file facts that no pattern overrides: binary, too large, unreadable, not a regular file.
 
 Skipped directories are reported once, with a trailing ``/`` (``node_modules/``); their
