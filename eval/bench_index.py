@@ -37,12 +37,23 @@ def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def _index_with_polling(root: Path, index_dir: Path, env: dict[str, str], extra: list[str]) -> dict:
     """Run `repo-rag index` in a child; poll lexical search until it answers; return timings."""
-    cmd = [sys.executable, "-m", "repo_rag.cli", "index", str(root), "--index-dir", str(index_dir), "--json", "-q", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "repo_rag.cli",
+        "index",
+        str(root),
+        "--index-dir",
+        str(index_dir),
+        "--json",
+        "-q",
+        *extra,
+    ]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first_lexical = None
@@ -54,7 +65,7 @@ def _index_with_polling(root: Path, index_dir: Path, env: dict[str, str], extra:
                 if repo.search("error handling", k=3, channels=("lexical",)).hits:
                     first_lexical = time.perf_counter() - t0
                 repo.close()
-            except Exception:  # noqa: BLE001 - the index may be mid-creation; try again
+            except Exception:
                 pass
         time.sleep(1.0)
     out, err = proc.communicate()
@@ -93,15 +104,23 @@ def bench_project(name: str, out: dict, cold_cache: bool, dense_scope: str, repe
         t0 = time.perf_counter()
         r = subprocess.run(
             [sys.executable, "-m", "repo_rag.cli", "index", str(root), "--index-dir", str(index_dir), "--json", "-q"],
-            env=env, capture_output=True, text=True, check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
-        res["incremental"] = {"file": str(target.relative_to(root)), "cli_wall_s": time.perf_counter() - t0,
-                              "report": json.loads(r.stdout)}
+        res["incremental"] = {
+            "file": str(target.relative_to(root)),
+            "cli_wall_s": time.perf_counter() - t0,
+            "report": json.loads(r.stdout),
+        }
     finally:
         target.write_bytes(original)
         subprocess.run(
             [sys.executable, "-m", "repo_rag.cli", "index", str(root), "--index-dir", str(index_dir), "-q"],
-            env=env, capture_output=True, check=True,
+            env=env,
+            capture_output=True,
+            check=True,
         )
 
     os.environ["REPO_RAG_CACHE_DIR"] = env.get("REPO_RAG_CACHE_DIR", os.environ.get("REPO_RAG_CACHE_DIR", ""))
@@ -122,16 +141,23 @@ def bench_project(name: str, out: dict, cold_cache: bool, dense_scope: str, repe
                 latencies.append((time.perf_counter() - t0) * 1000)
             h1 += bool(files[:1] and files[0] in q["gold_files"])
             h5 += any(f in q["gold_files"] for f in files[:5])
-        quality[method] = {"hit@1": h1 / max(len(questions), 1), "hit@5": h5 / max(len(questions), 1),
-                           "n": len(questions)}
+        quality[method] = {
+            "hit@1": h1 / max(len(questions), 1),
+            "hit@5": h5 / max(len(questions), 1),
+            "n": len(questions),
+        }
     for _ in range(repeats - 1):
         for q in questions:
             t0 = time.perf_counter()
             repo.search(q["question"], k=10)
             latencies.append((time.perf_counter() - t0) * 1000)
     res["quality"] = quality
-    res["search_ms"] = {"p50": _pct(latencies, 0.5), "p95": _pct(latencies, 0.95), "n": len(latencies),
-                        "mean": statistics.fmean(latencies) if latencies else float("nan")}
+    res["search_ms"] = {
+        "p50": _pct(latencies, 0.5),
+        "p95": _pct(latencies, 0.95),
+        "n": len(latencies),
+        "mean": statistics.fmean(latencies) if latencies else float("nan"),
+    }
     out[name] = res
     return res
 
@@ -150,7 +176,8 @@ def render(results: dict) -> str:
         inc = r["incremental"]
         lines.append(
             f"| {r['project']} | {rep['files_seen']} | {rep['chunks_total']} | {rep['dense_chunks']} "
-            f"| {s.get('discover', 0):.1f} | {s.get('parse', 0):.1f} | {s.get('store', 0):.1f} | {s.get('graph', 0):.1f} "
+            f"| {s.get('discover', 0):.1f} | {s.get('parse', 0):.1f} | {s.get('store', 0):.1f} "
+            f"| {s.get('graph', 0):.1f} "
             f"| {s.get('embed', 0):.1f} | {r['full_index']['wall_s']:.1f} | {rate:.1f} | {rep['peak_rss_mb']:.0f} "
             f"| {r['full_index']['lexical_ready_s'] or float('nan'):.1f} "
             f"| {inc['cli_wall_s']:.2f} / {inc['report']['seconds']['total']:.2f} "

@@ -32,7 +32,9 @@ class Project:
 PROJECTS = {
     "django": Project("Django", "4.2.16", "pypi:Django==4.2.16", "."),
     "rxjs": Project("rxjs", "7.8.1", "npm:rxjs@7.8.1", "package"),
-    "cobra": Project("cobra", "1.6.1", "deb:golang-github-spf13-cobra-dev", "usr/share/gocode/src/github.com/spf13/cobra"),
+    "cobra": Project(
+        "cobra", "1.6.1", "deb:golang-github-spf13-cobra-dev", "usr/share/gocode/src/github.com/spf13/cobra"
+    ),
 }
 
 
@@ -57,7 +59,8 @@ def fetch_project(project: Project, cache: Path | None = None) -> Path:
     if kind == "pypi":
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", spec, "-d", str(dl)],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         name, ver = spec.split("==")
         archive = Path(sorted(glob.glob(str(dl / f"{name}-{ver}.tar.gz")))[0])

@@ -57,7 +57,7 @@ def open_repository(args: argparse.Namespace, overrides: dict | None = None):
 def _cmd_index(args: argparse.Namespace) -> int:
     from indexers.discover import format_report
 
-    from .indexer import Indexer, IndexBusyError
+    from .indexer import IndexBusyError, Indexer
 
     overrides: dict = {}
     if args.no_dense:
@@ -87,7 +87,10 @@ def _cmd_index(args: argparse.Namespace) -> int:
         f"{report.files_unchanged} unchanged, {report.files_removed} removed, {report.parse_errors} with parse errors)"
     )
     if report.skipped:
-        print("skipped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items(), key=lambda x: -x[1])))
+        print(
+            "skipped: "
+            + ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items(), key=lambda x: -x[1]))
+        )
     print(
         f"chunks: {report.chunks_total} ({report.chunks_written} new); dense: {report.dense_chunks} chunks, "
         f"{report.embedded} embedded, {report.embedded_from_cache} from cache; graph: {report.graph_nodes} nodes, "
@@ -152,9 +155,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 
 def _core_command_modules() -> list:
-    from . import cli_ask, cli_graph
+    from . import cli_ask, cli_graph, cli_stats
 
-    return [cli_graph, cli_ask]
+    return [cli_graph, cli_ask, cli_stats]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--top-k", type=int, default=10)
     p.add_argument("--json", action="store_true")
     p.add_argument("--with-text", action="store_true", help="include chunk text in --json output")
-    p.add_argument("--batch", metavar="FILE", help="JSON Lines of query strings ('-' for stdin); one JSON list per line")
+    p.add_argument(
+        "--batch", metavar="FILE", help="JSON Lines of query strings ('-' for stdin); one JSON list per line"
+    )
     p.add_argument("--files", action="store_true", help="with --batch: file-level results")
     p.add_argument("--channels", help="comma list of lexical,dense,symbol,path,graph (default: all)")
     p.add_argument("--no-dense", action="store_true", help="do not load embeddings (faster start)")
@@ -188,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     for ep in entry_points(group="repo_rag.commands"):
         try:
             ep.load()(sub)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the core CLI
+        except Exception as exc:
             print(f"warning: command plugin {ep.name!r} failed to load: {exc}", file=sys.stderr)
     return parser
 

@@ -22,7 +22,6 @@ from indexers.model import content_hash
 
 from .config import EmbedConfig
 
-
 _SPACES = re.compile(r"[ \t]+")
 
 
@@ -129,12 +128,14 @@ class Embedder:
                     return
                 except (OnnxUnsupportedError, OSError, RuntimeError, ValueError) as exc:
                     if want == "onnx-int8":
-                        raise EmbeddingModelError(f"ONNX int8 backend unavailable for {self.model_path}: {exc}") from exc
+                        raise EmbeddingModelError(
+                            f"ONNX int8 backend unavailable for {self.model_path}: {exc}"
+                        ) from exc
             try:
                 from sentence_transformers import SentenceTransformer
 
                 model = SentenceTransformer(self.model_path, device=device)
-            except Exception as exc:  # noqa: BLE001 - surfaced with the model name
+            except Exception as exc:
                 raise EmbeddingModelError(f"cannot load embedding model {self.model_path!r}: {exc}") from exc
             model.max_seq_length = self.cfg.max_seq_length
             self._model = model
@@ -143,6 +144,8 @@ class Embedder:
     def _device(self) -> str:
         if self.cfg.device:
             return self.cfg.device
+        if not any(os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/dxg")):
+            return "cpu"  # no GPU driver: skip importing torch (seconds) just to learn that
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -171,7 +174,10 @@ class Embedder:
         use_bf16 = model.device.type == "cpu" and _cpu_has_bf16()
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
             vecs = model.encode(
-                texts, batch_size=self.cfg.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                texts,
+                batch_size=self.cfg.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
                 show_progress_bar=False,
             )
         return np.asarray(vecs, dtype=np.float32)

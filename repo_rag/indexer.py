@@ -121,6 +121,7 @@ class Indexer:
             raise FileNotFoundError(f"repository path does not exist or is not a directory: {repo}")
         self.config = config
         self.index_dir = index_dir_for(self.repo, index_dir).resolve()
+        self._changed_paths: set[str] | None = None  # None: first build, no previous graph
 
     def discover(self) -> DiscoveryResult:
         extra = list(self.config.index.extra_ignore)
@@ -135,7 +136,9 @@ class Indexer:
             follow_symlinks=self.config.index.follow_symlinks,
         )
 
-    def run(self, progress: Progress | None = None, *, dense: bool | None = None, workers: int | None = None) -> IndexReport:
+    def run(
+        self, progress: Progress | None = None, *, dense: bool | None = None, workers: int | None = None
+    ) -> IndexReport:
         progress = progress or (lambda *a: None)
         report = IndexReport(repo=str(self.repo))
         with _lock(self.index_dir):
@@ -176,9 +179,11 @@ class Indexer:
             todo.append((f, old.hash if old else None))
         removed = set(stored) - {f.path for f in found.files}
         results = list(self._parse_all(todo, progress, workers))
+        self._changed_paths = {r.source.path for r in results if r.parsed is not None} if stored else None
         report.seconds["parse"] = time.perf_counter() - t0
 
         t1 = time.perf_counter()
+        progress("store", 0, len(results), "writing")
         with store.transaction() as con:
             for r in results:
                 if r.parsed is None:
@@ -218,11 +223,15 @@ class Indexer:
 
     # -- stage 2: graph ----------------------------------------------------------------------
     def _graph(self, store: Store, report: IndexReport, progress: Progress) -> None:
-        from .graph import build_graph, save_graph
+        from .graph import build_graph, load_graph, save_graph
 
         t0 = time.perf_counter()
-        graph = build_graph(store)
-        save_graph(graph, self.index_dir / GRAPH_NAME, store)
+        previous = load_graph(self.index_dir / GRAPH_NAME) if self._changed_paths is not None else None
+        if previous is not None and not self._changed_paths and not report.files_removed:
+            graph = previous  # nothing changed
+        else:
+            graph = build_graph(store, previous=previous, changed_paths=self._changed_paths)
+            save_graph(graph, self.index_dir / GRAPH_NAME, store)
         report.graph_nodes = graph.number_of_nodes()
         report.graph_edges = graph.number_of_edges()
         report.seconds["graph"] = time.perf_counter() - t0
@@ -237,12 +246,12 @@ class Indexer:
         vectors = VectorIndex.load(path)
         if vectors is None or vectors.model_id != embedder.model_id or vectors.dim != embedder.dim:
             if vectors is not None:
-                report.notes.append(f"embedding model changed ({vectors.model_id} -> {embedder.model_id}): re-embedding")
+                report.notes.append(
+                    f"embedding model changed ({vectors.model_id} -> {embedder.model_id}): re-embedding"
+                )
             vectors = VectorIndex(embedder.dim, embedder.model_id)
         everything = self.config.index.dense_scope == "all"
-        wanted = {
-            c.id: c for c in store.iter_chunks() if everything or not (c.is_test or c.language == "unknown")
-        }
+        wanted = {c.id: c for c in store.iter_chunks() if everything or not (c.is_test or c.language == "unknown")}
         have = vectors.ids()
         vectors.remove(have - wanted.keys())
         missing = sorted(wanted.keys() - have)

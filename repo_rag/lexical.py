@@ -37,8 +37,28 @@ CODE_STOPWORDS = frozenset(
 
 _IGNORED = STOPWORDS | CODE_STOPWORDS
 
-_SUFFIXES = ("ational", "ations", "ation", "ators", "ator", "ments", "ment", "ness", "ings", "ing",
-             "ions", "ion", "ies", "ers", "er", "ed", "es", "s", "ly", "e")
+_SUFFIXES = (
+    "ational",
+    "ations",
+    "ation",
+    "ators",
+    "ator",
+    "ments",
+    "ment",
+    "ness",
+    "ings",
+    "ing",
+    "ions",
+    "ion",
+    "ies",
+    "ers",
+    "er",
+    "ed",
+    "es",
+    "s",
+    "ly",
+    "e",
+)
 
 
 @lru_cache(maxsize=200_000)

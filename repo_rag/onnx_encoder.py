@@ -66,14 +66,51 @@ def export_int8(model_path: Path, out_dir: Path) -> Path:
     fp32 = out_dir / f"model.fp32.{os.getpid()}.onnx"
     tmp = out_dir / f"model.int8.{os.getpid()}.onnx"
     torch.onnx.export(
-        _Wrapped(model), tuple(enc[n] for n in names), str(fp32), input_names=names,
-        output_names=["last_hidden_state"], dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
-        opset_version=17, dynamo=False,
+        _Wrapped(model),
+        tuple(enc[n] for n in names),
+        str(fp32),
+        input_names=names,
+        output_names=["last_hidden_state"],
+        dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
+        opset_version=17,
+        dynamo=False,
     )
-    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
+    quantize_dynamic(
+        str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+    )
     fp32.unlink(missing_ok=True)
     os.replace(tmp, target)
     return target
+
+
+def _load_tokenizer(path: Path, max_length: int):
+    """A callable batch tokenizer returning numpy arrays.
+
+    Uses the light ``tokenizers`` library on ``tokenizer.json`` (imports in milliseconds, which
+    keeps a one-file re-index fast); falls back to transformers' AutoTokenizer otherwise.
+    """
+    tj = path / "tokenizer.json"
+    if tj.exists():
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(tj))
+        tok.enable_truncation(max_length=max_length)
+        pad_id = tok.token_to_id("[PAD]")
+        tok.enable_padding(pad_id=pad_id if pad_id is not None else 0, pad_token="[PAD]")
+
+        def encode(texts: list[str]) -> dict[str, np.ndarray]:
+            batch = tok.encode_batch(texts)
+            return {
+                "input_ids": np.array([e.ids for e in batch]),
+                "attention_mask": np.array([e.attention_mask for e in batch]),
+                "token_type_ids": np.array([e.type_ids for e in batch]),
+            }
+
+        return encode
+    from transformers import AutoTokenizer
+
+    auto = AutoTokenizer.from_pretrained(str(path))
+    return lambda texts: auto(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np")
 
 
 class OnnxEncoder:
@@ -82,9 +119,8 @@ class OnnxEncoder:
     def __init__(self, model_path: str, cache_dir: Path, max_seq_length: int) -> None:
         try:
             import onnxruntime as ort
-            from transformers import AutoTokenizer
         except ImportError as exc:
-            raise OnnxUnsupportedError(f"onnxruntime/transformers not installed: {exc}") from exc
+            raise OnnxUnsupportedError(f"onnxruntime not installed: {exc}") from exc
         path = Path(model_path)
         self.pooling = _pooling_mode(path)
         slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in str(path.resolve()))[-100:]
@@ -93,18 +129,15 @@ class OnnxEncoder:
         options.intra_op_num_threads = int(os.environ.get("REPO_RAG_THREADS", "0")) or (os.cpu_count() or 1)
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.input_names = {i.name for i in self.session.get_inputs()}
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
         self.max_seq_length = max_seq_length
+        self.tokenizer = _load_tokenizer(path, max_seq_length)
         self._lock = threading.Lock()
         self.dim = int(self.encode(["dimension probe"], 1).shape[1])
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         out = []
         for start in range(0, len(texts), batch_size):
-            enc = self.tokenizer(
-                texts[start : start + batch_size], padding=True, truncation=True,
-                max_length=self.max_seq_length, return_tensors="np",
-            )
+            enc = self.tokenizer(texts[start : start + batch_size])
             feeds = {k: enc[k].astype(np.int64) for k in _INPUTS if k in self.input_names and k in enc}
             if "token_type_ids" in self.input_names and "token_type_ids" not in feeds:
                 feeds["token_type_ids"] = np.zeros_like(feeds["input_ids"])

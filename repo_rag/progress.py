@@ -7,14 +7,21 @@ import sys
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-_LABELS = {"discover": "discovering files", "parse": "parsing", "store": "storing", "graph": "graph", "embed": "embedding"}
+_LABELS = {
+    "discover": "discovering files",
+    "parse": "parsing",
+    "store": "storing",
+    "graph": "graph",
+    "embed": "embedding",
+}
 
 
 class IndexProgress:
     """A callable ``progress(stage, done, total, info)`` that renders a bar per stage."""
 
     def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
+        self.quiet = not enabled
+        self.enabled = enabled and sys.stderr.isatty()  # a bar on terminals, log lines otherwise
         self._progress = Progress(
             TextColumn("{task.description:<18}"),
             BarColumn(),
@@ -36,8 +43,10 @@ class IndexProgress:
         self._progress.__exit__(*exc)
 
     def __call__(self, stage: str, done: int, total: int, info: str) -> None:
+        if self.quiet:
+            return
         if not self.enabled:
-            if stage in ("store", "graph") or (stage == "embed" and done == total):
+            if stage in ("store", "graph") or (stage in ("parse", "embed") and done in (0, total)):
                 print(f"[repo-rag] {_LABELS.get(stage, stage)}: {done}/{total} {info}", file=sys.stderr)
             return
         if stage not in self._tasks:

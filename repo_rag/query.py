@@ -10,8 +10,12 @@ import re
 from dataclasses import dataclass, field
 
 _FRAME_PY = re.compile(r'File "([^"]+)", line (\d+)(?:, in ([A-Za-z_<>][\w<>]*))?')
-_FRAME_GENERIC = re.compile(r"(?:at |\()?([\w./\\-]+\.(?:py|js|jsx|ts|tsx|java|go|rs|rb|php|kt|scala|c|h|cc|cpp|cs))[:(](\d+)")
-_PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)+[\w.-]+\.[A-Za-z]{1,5}|[\w-]+\.(?:py|js|jsx|ts|tsx|java|go|rs|rb|php|kt|scala|c|h|cc|cpp|cs|swift|lua|sh))\b")
+_FRAME_GENERIC = re.compile(
+    r"(?:at |\()?([\w./\\-]+\.(?:py|js|jsx|ts|tsx|java|go|rs|rb|php|kt|scala|c|h|cc|cpp|cs))[:(](\d+)"
+)
+_PATH = re.compile(
+    r"(?<![\w/.-])((?:[\w.-]+/)+[\w.-]+\.[A-Za-z]{1,5}|[\w-]+\.(?:py|js|jsx|ts|tsx|java|go|rs|rb|php|kt|scala|c|h|cc|cpp|cs|swift|lua|sh))\b"
+)
 _DOTTED = re.compile(r"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\b")
 _IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
 _CODE_SPAN = re.compile(r"`([^`\n]{1,200})`")
@@ -71,7 +75,7 @@ def analyze_query(text: str) -> QueryAnalysis:
         if is_code_identifier(word):
             counts[word] = counts.get(word, 0) + 1
     for word in _IDENT.findall(code_text):  # names inside code spans count even if plain
-        if len(word) >= 3 and not word.islower() or word in counts:
+        if (len(word) >= 3 and not word.islower()) or word in counts:
             counts[word] = counts.get(word, 0) + 1
     qa.identifiers = sorted(counts, key=lambda w: -counts[w])
     dotted = []

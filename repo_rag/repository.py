@@ -156,4 +156,3 @@ class Repository:
 
 class IndexModelMismatchError(RuntimeError):
     """The index was embedded with another model than the configured one."""
-

@@ -25,12 +25,23 @@ from .fuse import Ranked, rrf
 from .hits import SearchHit, SearchResult
 from .lexical import lexical_search
 from .query import QueryAnalysis, analyze_query
-from .store import StoredChunk, Store
+from .store import Store, StoredChunk
 from .vectors import VectorIndex
 
 _WORD = re.compile(r"[a-z]+")
 _TEST_WORDS = {"test", "tests", "testing", "tested", "unittest", "pytest", "spec", "specs", "fixture", "fixtures"}
-_DOC_WORDS = {"doc", "docs", "documentation", "documented", "readme", "guide", "tutorial", "changelog", "release", "notes"}
+_DOC_WORDS = {
+    "doc",
+    "docs",
+    "documentation",
+    "documented",
+    "readme",
+    "guide",
+    "tutorial",
+    "changelog",
+    "release",
+    "notes",
+}
 
 CHANNELS = ("lexical", "dense", "symbol", "path", "graph")
 
@@ -149,7 +160,9 @@ class HybridRetriever:
             self._files_cache = (stamp, dict(by_name))
         return self._files_cache[1]
 
-    def _graph_channel(self, fused: list[tuple[int, float]], chunks: dict[int, StoredChunk], n_seeds: int = 10) -> Ranked | None:
+    def _graph_channel(
+        self, fused: list[tuple[int, float]], chunks: dict[int, StoredChunk], n_seeds: int = 10
+    ) -> Ranked | None:
         if self.graph is None:
             return None
         seeds: dict[str, float] = {}
@@ -164,16 +177,23 @@ class HybridRetriever:
                 seed_names[node] = c.qualname if c.qualname != "<module>" else c.path
         if not seeds:
             return None
-        pr = self.graph.personalized_pagerank(seeds, EDGE_WEIGHTS)
+        pr = self.graph.personalized_pagerank(seeds, EDGE_WEIGHTS, max_nodes=2000)
         ranked = Ranked("graph", self.cfg.graph_weight)
-        for node, score in sorted(pr.items(), key=lambda kv: -kv[1])[:60]:
+        seen: set[int] = set()
+        for node, score in pr.items():  # highest first
             if node in seeds:
                 continue
-            cid = self.graph.chunk_for_node(node, self.store)
-            if cid is None:
+            data = self.graph.g.nodes[node]
+            if data["type"] == "dir":
                 continue
-            why = self.graph.explain(node, seeds.keys())
-            ranked.items.append((cid, score, f"graph: {why}" if why else "graph: near top hits"))
+            qual = data["qualname"] or "<module>"
+            cid = self.store.chunk_at(data["path"], qual, data["start_line"] if data["qualname"] else 0)
+            if cid is None or cid in seen:
+                continue
+            seen.add(cid)
+            ranked.items.append((cid, score, f"graph: {_explain(self.graph.g, node, seed_names)}"))
+            if len(ranked.items) >= 40:
+                break
         return ranked
 
     # -- search ------------------------------------------------------------------------------
@@ -271,6 +291,36 @@ class HybridRetriever:
             files.append(FileHit(path, s[0] + 0.25 * sum(s[1:4]), hs[0]))
         files.sort(key=lambda f: -f.score)
         return files[:k]
+
+
+_EDGE_PHRASES = {
+    # (edge type, node is the edge's source) -> phrase
+    ("calls", True): "calls {}",
+    ("calls", False): "called by {}",
+    ("inherits", True): "inherits {}",
+    ("inherits", False): "base of {}",
+    ("imports", True): "imports {}",
+    ("imports", False): "imported by {}",
+    ("contains", True): "contains {}",
+    ("contains", False): "inside {}",
+    ("references", True): "references {}",
+    ("references", False): "referenced by {}",
+    ("documents", True): "documents {}",
+    ("documents", False): "documented in {}",
+    ("tests", True): "tests {}",
+    ("tests", False): "tested by {}",
+}
+
+
+def _explain(g, node: str, seeds: dict[str, str]) -> str:
+    """Name the edge that ties ``node`` to a top hit, e.g. 'called by authenticate (calls)'."""
+    for seed, label in seeds.items():
+        for src, dst in ((node, seed), (seed, node)):
+            edges = g.get_edge_data(src, dst)
+            if edges:
+                etype = next(iter(edges))
+                return _EDGE_PHRASES.get((etype, src == node), etype + " {}").format(label) + f" ({etype})"
+    return "near " + ", ".join(list(seeds.values())[:2])
 
 
 def _hit(c: StoredChunk, score: float, reasons: list[str]) -> SearchHit:

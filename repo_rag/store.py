@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexers.model import Chunk, Definition, Import, ParsedFile, Reference, SourceFile
+from indexers.model import Definition, Import, ParsedFile, Reference, SourceFile
 
 SCHEMA_VERSION = 3
 
@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_file ON chunks(file_id);
 CREATE INDEX IF NOT EXISTS chunks_name ON chunks(name);
+CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path, start_line);
 CREATE TABLE IF NOT EXISTS definitions (
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     qualname TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
@@ -139,9 +140,7 @@ class Store:
             with self.transaction() as con:
                 if self.get_manifest().get("schema_version") not in (None, str(SCHEMA_VERSION)):
                     raise RuntimeError("unsupported index schema; delete the index directory and re-index")
-                con.execute(
-                    "INSERT OR REPLACE INTO manifest VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
+                con.execute("INSERT OR REPLACE INTO manifest VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     # -- connections -------------------------------------------------------------------------
     @property
@@ -230,13 +229,27 @@ class Store:
                 "INSERT INTO chunks (file_id, path, start_line, end_line, language, kind, name, qualname, "
                 "signature, docstring, parent, part, text, hash, is_test) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    file_id, chunk.path, chunk.start_line, chunk.end_line, chunk.language, chunk.kind,
-                    chunk.name, chunk.qualname, chunk.signature, chunk.docstring, chunk.parent, chunk.part,
-                    chunk.text, chunk.content_hash, int(is_test),
+                    file_id,
+                    chunk.path,
+                    chunk.start_line,
+                    chunk.end_line,
+                    chunk.language,
+                    chunk.kind,
+                    chunk.name,
+                    chunk.qualname,
+                    chunk.signature,
+                    chunk.docstring,
+                    chunk.parent,
+                    chunk.part,
+                    chunk.text,
+                    chunk.content_hash,
+                    int(is_test),
                 ),
             )
             ids.append(cur.lastrowid)
-            con.execute("INSERT INTO chunk_fts (rowid, path, name, doc, body) VALUES (?,?,?,?,?)", (cur.lastrowid, *fts))
+            con.execute(
+                "INSERT INTO chunk_fts (rowid, path, name, doc, body) VALUES (?,?,?,?,?)", (cur.lastrowid, *fts)
+            )
         con.executemany(
             "INSERT INTO definitions VALUES (?,?,?,?,?,?)",
             [(file_id, d.qualname, d.name, d.kind, d.start_line, d.end_line) for d in parsed.definitions],
@@ -268,6 +281,19 @@ class Store:
         q = f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE path = ? ORDER BY start_line, part"
         return [_row_to_chunk(r) for r in self.con.execute(q, (path,))]
 
+    def chunk_at(self, path: str, qualname: str, line: int) -> int | None:
+        """Id of the chunk for ``qualname`` in ``path`` (first part), else the one covering ``line``."""
+        row = self.con.execute(
+            "SELECT id FROM chunks WHERE path = ? AND qualname = ? ORDER BY part LIMIT 1", (path, qualname)
+        ).fetchone()
+        if row is None and line:
+            row = self.con.execute(
+                "SELECT id FROM chunks WHERE path = ? AND start_line <= ? AND end_line >= ? "
+                "ORDER BY end_line - start_line LIMIT 1",
+                (path, line, line),
+            ).fetchone()
+        return row[0] if row else None
+
     def iter_chunks(self) -> Iterator[StoredChunk]:
         yield from (_row_to_chunk(r) for r in self.con.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks"))
 
@@ -293,10 +319,7 @@ class Store:
             yield path, Import(module, tuple(tuple(n) for n in json.loads(names)), level, alias, line)
 
     def references(self) -> Iterator[tuple[str, Reference]]:
-        q = (
-            "SELECT f.path, r.kind, r.name, r.source, r.line, r.receiver "
-            "FROM refs r JOIN files f ON f.id = r.file_id"
-        )
+        q = "SELECT f.path, r.kind, r.name, r.source, r.line, r.receiver FROM refs r JOIN files f ON f.id = r.file_id"
         for path, *rest in self.con.execute(q):
             yield path, Reference(*rest)
 

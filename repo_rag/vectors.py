@@ -81,7 +81,9 @@ class VectorIndex:
     def add(self, ids: list[int], vectors: np.ndarray) -> None:
         if ids:
             with self._lock:
-                self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+                self.index.add_with_ids(
+                    np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+                )
                 self._gpu_index = None
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:

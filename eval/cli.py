@@ -1,0 +1,59 @@
+"""`repo-rag eval ...` (plugin of the core CLI) and `python -m eval ...`: benchmark sub-commands.
+
+Each benchmark is a module with ``main(argv) -> int`` (optionally ``main(argv, prog=...)``, so its
+usage line names the command it was reached by) that owns its own argument parser; this module
+only dispatches, so a benchmark is added with one entry in :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EvalCommand:
+    module: str  # imported on use, so `repo-rag --help` never pays for matplotlib or llama-index
+    help: str
+
+
+COMMANDS: dict[str, EvalCommand] = {
+    "swebench": EvalCommand("eval.swebench", "SWE-bench Lite file localisation: repo-rag channels vs baselines"),
+}
+
+
+def _dispatch(name: str, argv: Sequence[str], prog: str) -> int:
+    main = importlib.import_module(COMMANDS[name].module).main
+    if "prog" in inspect.signature(main).parameters:
+        return int(main(list(argv), prog=prog) or 0)
+    return int(main(list(argv)) or 0)
+
+
+def _add_benchmarks(parser: argparse.ArgumentParser, prog: str) -> None:
+    sub = parser.add_subparsers(dest="eval_command", required=True, metavar="BENCHMARK")
+    for name, cmd in COMMANDS.items():
+        # No option parsing here: every argument goes to the benchmark's own parser.
+        s = sub.add_parser(name, help=cmd.help, add_help=False, prefix_chars="\x00")
+        s.add_argument("argv", nargs=argparse.REMAINDER)
+        s.set_defaults(func=lambda args, name=name: _dispatch(name, args.argv, f"{prog} {name}"))
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``eval`` command to `repo-rag` (entry point ``repo_rag.commands: eval``)."""
+    p = subparsers.add_parser("eval", help="benchmarks (SWE-bench Lite localisation, ...)",
+                              description="Run a benchmark; `<benchmark> --help` lists its options.")
+    _add_benchmarks(p, "repo-rag eval")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m eval BENCHMARK [options]`."""
+    parser = argparse.ArgumentParser(prog="python -m eval", description="repo-rag benchmarks; "
+                                     "`<benchmark> --help` lists a benchmark's options.")
+    _add_benchmarks(parser, "python -m eval")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    return int(args.func(args) or 0)

@@ -1,0 +1,43 @@
+"""Shared fixtures: the polyglot fixture repo indexed once per session (dense + lexical + graph)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+POLYGLOT = FIXTURES / "polyglot"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the embedding cache per session unless the caller set one (CI sets a shared one)."""
+    if "REPO_RAG_CACHE_DIR" not in os.environ:
+        os.environ["REPO_RAG_CACHE_DIR"] = str(tmp_path_factory.mktemp("repo-rag-cache"))
+
+
+@pytest.fixture(scope="session")
+def polyglot_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the fixture repo (tests may modify it)."""
+    dest = tmp_path_factory.mktemp("polyglot") / "repo"
+    shutil.copytree(POLYGLOT, dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def polyglot_repo(polyglot_copy: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The fixture repo, indexed with all channels into a temp index dir."""
+    from repo_rag.config import load_config
+    from repo_rag.repository import Repository
+
+    index_dir = tmp_path_factory.mktemp("polyglot-index")
+    repo = Repository(polyglot_copy, load_config(polyglot_copy), index_dir)
+    repo.index()
+    return repo

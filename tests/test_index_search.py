@@ -1,0 +1,249 @@
+"""The index-and-search spine end to end: per-language answers, bad input, incremental, crash safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import astuple
+from pathlib import Path
+
+import pytest
+from conftest import POLYGLOT
+
+from repo_rag.config import load_config
+from repo_rag.repository import Repository
+from repo_rag.store import Store
+
+# (query, expected path in the top 3 files) — one or more per language of the fixture.
+KNOWN_ANSWERS = [
+    ("where is password validation", "bookstore/auth.py"),
+    ("hash a password and check it", "bookstore/auth.py"),
+    ("how are books saved to the database", "bookstore/repository.py"),
+    ("BookApi client that lists and creates books over http", "web/api.ts"),
+    ("react component rendering the book list", "web/BookList.tsx"),
+    ("load the featured ISBNs from a JSON file", "web/legacy.js"),
+    (
+        "java service with business rules on top of the DAO",
+        "java/src/main/java/com/example/bookstore/service/BookService.java",
+    ),
+    ("in-memory go repository that stores books", "go/store/repo.go"),
+    ("find the slot of a sku on a shelf", "c/inventory.c"),
+    ("shopping cart holding quantities per ISBN", "cpp/cart.cpp"),
+    ("charge the order total to the customer", "csharp/Orders.cs"),
+    ("flat shipping rate per parcel free above a threshold", "kotlin/Shipping.kt"),
+    ("discount that takes a percent off every price", "lua/discount.lua"),
+    ("turn a cart into a paid order and return the receipt", "php/Checkout.php"),
+    ("searchable catalog of books loaded from JSON", "ruby/catalog.rb"),
+    ("shelf item that can be counted, created with no stock", "rust/src/lib.rs"),
+    ("member discount percentage price rule", "scala/Pricing.scala"),
+    ("deploy the bookstore to the staging host", "scripts/deploy.sh"),
+    ("books a customer wants to buy later wishlist", "swift/Wishlist.swift"),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), KNOWN_ANSWERS)
+def test_known_answer_per_language(polyglot_repo: Repository, query: str, expected: str) -> None:
+    files = [f.path for f in polyglot_repo.search_files(query, k=3)]
+    assert expected in files, f"{query!r}: expected {expected} in {files}"
+
+
+def test_hits_are_symbol_level_with_reasons(polyglot_repo: Repository) -> None:
+    result = polyglot_repo.search("where is password validation", k=5)
+    top = result.hits[0]
+    assert top.path == "bookstore/auth.py"
+    assert top.kind in {"class", "function", "method"}
+    assert top.symbol and top.start_line >= 1 and top.end_line >= top.start_line
+    lines = (polyglot_repo.root / top.path).read_text().splitlines()
+    assert top.text.splitlines()[0].strip() in "\n".join(lines[top.start_line - 1 : top.end_line])
+    assert any(r.startswith("lexical") for r in top.reasons)
+    assert any(r.startswith("dense") for r in top.reasons)
+    assert result.notes == []
+
+
+def test_symbol_and_traceback_anchors(polyglot_repo: Repository) -> None:
+    trace = 'Traceback (most recent call last):\n  File "bookstore/views.py", line 20, in post\nValueError'
+    hits = polyglot_repo.search(trace, k=5).hits
+    assert hits[0].path == "bookstore/views.py"
+    assert any("traceback" in r for r in hits[0].reasons)
+    hits = polyglot_repo.search("what does check_password do?", k=3).hits
+    assert hits[0].symbol == "check_password"
+    assert any(r == "symbol: check_password" for r in hits[0].reasons)
+
+
+def test_secrets_and_binaries_never_indexed(tmp_path: Path) -> None:
+    repo_dir = tmp_path / "repo"
+    shutil.copytree(POLYGLOT, repo_dir)
+    (repo_dir / ".env").write_text("API_TOKEN=sk-live-secret-value-123\n")
+    (repo_dir / "server.pem").write_text("-----BEGIN PRIVATE KEY-----\nabc\n")
+    (repo_dir / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    (repo_dir / "blob.dat").write_bytes(b"abc\x00def" * 100)
+    (repo_dir / "latin1.py").write_bytes("def caf\xe9():\n    return 'd\xe9j\xe0 vu'\n".encode("latin-1"))
+    (repo_dir / "bad_syntax.py").write_text("def broken(:\n    pass\n\ndef fine():\n    return 1\n")
+    (repo_dir / "huge.py").write_text("x = 1\n" * 300_000)
+    os.symlink(repo_dir, repo_dir / "loop")
+    unreadable = repo_dir / "secretless_unreadable.py"
+    unreadable.write_text("def hidden():\n    pass\n")
+    repo = Repository(repo_dir, load_config(repo_dir, overrides={"embed": {"enabled": False}}), tmp_path / "idx")
+    report = repo.index()
+    indexed = set(repo.store.files())
+    assert ".env" not in indexed and "server.pem" not in indexed
+    assert "logo.png" not in indexed and "blob.dat" not in indexed and "huge.py" not in indexed
+    assert not any(p.startswith("loop/") for p in indexed)
+    assert {"latin1.py", "bad_syntax.py"} <= indexed
+    assert report.skipped.get("secret", 0) >= 2
+    assert repo.store.file("bad_syntax.py").error  # syntax error recorded, file still searchable
+    assert any(h.path == "bad_syntax.py" for h in repo.search("fine", k=10).hits)
+    assert not any("sk-live-secret-value-123" in c.text for c in repo.store.iter_chunks())
+    assert not any("sk-live-secret" in h.text for h in repo.search("sk-live-secret-value-123 API_TOKEN", k=20).hits)
+
+
+def _snapshot(store: Store) -> tuple:
+    chunks = sorted((c.path, c.start_line, c.end_line, c.kind, c.qualname, c.part, c.hash) for c in store.iter_chunks())
+    fts = sorted(store.con.execute("SELECT path, name, doc, body FROM chunk_fts"))
+    defs = sorted((p, *astuple(d)) for p, d in store.definitions())
+    refs = sorted((p, *astuple(r)) for p, r in store.references())
+    return chunks, fts, defs, refs
+
+
+def test_incremental_equals_full_rebuild(tmp_path: Path) -> None:
+    repo_dir = tmp_path / "repo"
+    shutil.copytree(POLYGLOT, repo_dir)
+    cfg = load_config(repo_dir)
+    inc = Repository(repo_dir, cfg, tmp_path / "inc")
+    inc.index()
+    # modify, add, delete
+    auth = repo_dir / "bookstore/auth.py"
+    auth.write_text(auth.read_text() + '\n\ndef audit_login(user):\n    """Record a login."""\n    return user\n')
+    (repo_dir / "bookstore/coupons.py").write_text("def apply_coupon(price, code):\n    return price - 1\n")
+    (repo_dir / "lua/discount.lua").unlink()
+    report = inc.index()
+    assert report.files_parsed == 2 and report.files_removed == 1
+    assert report.embedded <= 10, "only the changed chunks are re-embedded"
+    full = Repository(repo_dir, cfg, tmp_path / "full")
+    full.index()
+    assert _snapshot(inc.store) == _snapshot(full.store)
+    assert inc.graph is not None and full.graph is not None
+    assert sorted(inc.graph.g.edges(keys=False)) == sorted(full.graph.g.edges(keys=False))
+    # dense: same chunk content embedded on both sides
+    for q in ("record a login", "apply a coupon code"):
+        a = [(h.path, h.symbol) for h in inc.search(q, k=5).hits]
+        b = [(h.path, h.symbol) for h in full.search(q, k=5).hits]
+        assert a == b
+    assert inc.search("apply a coupon code", k=3).hits[0].symbol == "apply_coupon"
+    # unchanged tree: nothing re-parsed
+    again = inc.index()
+    assert again.files_parsed == 0 and again.embedded == 0
+
+
+def test_kill_during_indexing_keeps_previous_index(tmp_path: Path) -> None:
+    repo_dir = tmp_path / "repo"
+    shutil.copytree(POLYGLOT, repo_dir)
+    index_dir = tmp_path / "idx"
+    cfg = load_config(repo_dir, overrides={"embed": {"enabled": False}})
+    Repository(repo_dir, cfg, index_dir).index()
+    before = Repository(repo_dir, cfg, index_dir).search("where is password validation", k=3).hits
+    assert before
+    # A large change so the second run is still busy when it is killed.
+    for i in range(400):
+        (repo_dir / f"gen_{i}.py").write_text("\n".join(f"def f_{i}_{j}(x):\n    return x + {j}\n" for j in range(60)))
+    env = dict(os.environ, REPO_RAG_EMBED_ENABLED="false")
+    # Kill it at several moments of the run (inside the write transaction, and later), each time
+    # on a fresh copy of the committed index: the result must be the old index or the complete new
+    # one, never a half-written pass, and always searchable.
+    baseline = tmp_path / "baseline"
+    shutil.copytree(index_dir, baseline)
+    outcomes = []
+    for delay in (0.0, 0.3, 1.0):
+        shutil.rmtree(index_dir)
+        shutil.copytree(baseline, index_dir)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "repo_rag.cli", "index", str(repo_dir), "--index-dir", str(index_dir)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for line in proc.stderr:  # the store stage announces itself before its transaction starts
+            if "storing: 0/" in line:
+                break
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        after_repo = Repository(repo_dir, cfg, index_dir)
+        after = after_repo.search("where is password validation", k=3).hits
+        assert [(h.path, h.symbol) for h in after] == [(h.path, h.symbol) for h in before]
+        generated = sum(p.startswith("gen_") for p in after_repo.store.files())
+        assert generated in (0, 400), f"half-written pass visible: {generated} of 400 files"
+        outcomes.append(generated)
+        after_repo.close()
+    assert 0 in outcomes, "no kill landed before the commit; make the change larger"
+    # and the next run completes normally
+    report = Repository(repo_dir, cfg, index_dir).index()
+    assert report.files_parsed + report.files_unchanged >= 400
+
+
+def test_embedding_model_change_triggers_reembed(tmp_path: Path) -> None:
+    repo_dir = tmp_path / "repo"
+    shutil.copytree(POLYGLOT / "bookstore", repo_dir)
+    index_dir = tmp_path / "idx"
+    Repository(repo_dir, load_config(repo_dir), index_dir).index()
+    other = load_config(repo_dir, overrides={"embed": {"max_seq_length": 64}})
+    stale = Repository(repo_dir, other, index_dir)
+    from repo_rag.repository import IndexModelMismatchError
+
+    with pytest.raises(IndexModelMismatchError, match="re-embed"):
+        stale.search("password")
+    report = stale.index()
+    assert any("embedding model changed" in n for n in report.notes)
+    assert stale.search("password", k=3).hits
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "repo_rag.cli", *args], capture_output=True, text=True, env=env or dict(os.environ)
+    )
+
+
+def test_cli_errors_are_clear(tmp_path: Path) -> None:
+    r = _cli("search", "x", "--repo", str(tmp_path / "missing"))
+    assert r.returncode == 2 and "does not exist" in r.stderr
+    r = _cli("search", "x", "--repo", str(tmp_path))
+    assert r.returncode == 2 and "run `repo-rag index" in r.stderr
+    r = _cli("index", str(tmp_path / "nope"))
+    assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+def test_cli_search_json_and_batch(polyglot_repo: Repository, tmp_path: Path) -> None:
+    common = ["--repo", str(polyglot_repo.root), "--index-dir", str(polyglot_repo.index_dir)]
+    r = _cli("search", "where is password validation", "--json", "-k", "3", *common)
+    assert r.returncode == 0, r.stderr
+    hits = json.loads(r.stdout)
+    assert hits[0]["path"] == "bookstore/auth.py"
+    assert set(hits[0]) >= {"path", "start_line", "end_line", "symbol", "kind", "language", "score", "reasons"}
+    batch = tmp_path / "q.jsonl"
+    issue = "Crash when saving\nTraceback:\n  File \"bookstore/repository.py\", line 20, in save\nKeyError: 'isbn'"
+    batch.write_text(json.dumps("hash a password") + "\n" + json.dumps(issue) + "\n")
+    r = _cli("search", "--batch", str(batch), "-k", "2", *common)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert json.loads(lines[0])[0]["path"] == "bookstore/auth.py"
+    assert json.loads(lines[1])[0]["path"] == "bookstore/repository.py"
+
+
+def test_cli_index_dry_run_lists_reasons(tmp_path: Path) -> None:
+    repo_dir = tmp_path / "repo"
+    shutil.copytree(POLYGLOT, repo_dir)
+    (repo_dir / ".env").write_text("X=1\n")
+    (repo_dir / "node_modules" / "pkg").mkdir(parents=True)
+    (repo_dir / "node_modules" / "pkg" / "index.js").write_text("module.exports = 1\n")
+    r = _cli("index", str(repo_dir), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "secret" in r.stdout and "python" in r.stdout
+    assert not (repo_dir / ".repo-rag").exists(), "dry run writes nothing"
