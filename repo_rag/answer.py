@@ -210,23 +210,14 @@ def stream_answer(
     def since_start() -> float:
         return round((time.perf_counter() - t0) * 1000, 1)
 
-    backend = llm if isinstance(llm, str) else None
-    endpoint = backend or repo.config.llm.backend
-    chat_model: LLM | None = None
-    try:
-        chat_model = _resolve_llm(repo, llm, base_url, model, timeout)
-        endpoint = describe_endpoint(chat_model)
-    except LLMUnavailableError as exc:
-        if strict:
-            raise
-        warnings.append(f"LLM {endpoint} unavailable ({exc}): retrieval-only answer")
-        yield AnswerEvent("warning", warnings[-1])
-    backend_label = backend_name(chat_model) if chat_model is not None else (backend or "none")
+    # Building a model is lazy (nothing is loaded or contacted yet): failures surface while streaming.
+    chat_model = _resolve_llm(repo, llm, base_url, model, timeout)
+    endpoint = describe_endpoint(chat_model)
 
     prompt: Prompt | None = None
     packed: PackedContext | None = None
     text = ""
-    fallback = chat_model is None and bool(warnings)
+    fallback = False
     if chat_model is not None:
         counter = token_counter(chat_model)
         budget = _context_budget(repo, chat_model, question, counter)
@@ -266,21 +257,24 @@ def stream_answer(
             yield AnswerEvent("warning", warnings[-1])
             fallback = True
 
-    retrieval_only = chat_model is None or fallback
-    if retrieval_only:
+    # What the model said (possibly cut short) is checked like any answer; a fallback adds the
+    # retrieved locations, which are verified by construction.
+    citations: list[Citation] = []
+    if text.strip() and packed is not None:
+        spans = packed.spans() + [(h.path, h.start_line, h.end_line) for h in sources]
+        citations = verify_answer(text, CitationVerifier(repo.root, repo.store, spans))
+    retrieval_only = not text.strip()
+    if chat_model is None or fallback:
         summary = retrieval_only_text(sources, _docstrings(repo, sources))
         piece = ("\n\n" if text.strip() else "") + summary
         if timings["first_token_ms"] is None:
             timings["first_token_ms"] = since_start()
         text += piece
         yield AnswerEvent("token", piece)
-        citations = [
+        citations += [
             Citation(h.path, h.start_line, h.end_line, h.symbol, True, "retrieved location", h.location)
             for h in sources[:RETRIEVAL_ONLY_HITS]
         ]
-    else:
-        spans = packed.spans() + [(h.path, h.start_line, h.end_line) for h in sources]
-        citations = verify_answer(text, CitationVerifier(repo.root, repo.store, spans))
 
     footer = _footer(citations, sources, retrieval_only)
     timings["total_ms"] = since_start()
@@ -291,7 +285,7 @@ def stream_answer(
         citations=citations,
         sources=sources,
         model=model_name,
-        backend=backend_label,
+        backend=backend_name(chat_model),
         fallback=fallback,
         warnings=warnings + [f"retrieval: {n}" for n in result.notes],
         timings=timings,

@@ -8,6 +8,7 @@ added or changed files are parsed and embedded again (size+mtime, then content h
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import resource
 import time
@@ -226,12 +227,13 @@ class Indexer:
         from .graph import build_graph, load_graph, save_graph
 
         t0 = time.perf_counter()
-        previous = load_graph(self.index_dir / GRAPH_NAME) if self._changed_paths is not None else None
-        if previous is not None and not self._changed_paths and not report.files_removed:
-            graph = previous  # nothing changed
-        else:
-            graph = build_graph(store, previous=previous, changed_paths=self._changed_paths)
-            save_graph(graph, self.index_dir / GRAPH_NAME, store)
+        graph_path = self.index_dir / GRAPH_NAME
+        if self._changed_paths == set() and not report.files_removed and graph_path.exists():
+            report.seconds["graph"] = time.perf_counter() - t0
+            return  # nothing changed: keep the saved graph without loading it
+        previous = load_graph(graph_path) if self._changed_paths is not None else None
+        graph = build_graph(store, previous=previous, changed_paths=self._changed_paths)
+        save_graph(graph, graph_path, store)
         report.graph_nodes = graph.number_of_nodes()
         report.graph_edges = graph.number_of_edges()
         report.seconds["graph"] = time.perf_counter() - t0
@@ -241,8 +243,17 @@ class Indexer:
     def _dense(self, store: Store, report: IndexReport, progress: Progress) -> None:
         t0 = time.perf_counter()
         cfg = self.config.embed
-        embedder = Embedder(cfg, self.config.cache_path)
         path = self.index_dir / VECTORS_NAME
+        fingerprint = json.dumps(
+            [cfg.model, cfg.max_seq_length, cfg.backend, cfg.body_chars, self.config.index.dense_scope]
+        )
+        manifest = store.get_manifest()
+        unchanged = report.chunks_written == 0 and report.files_removed == 0
+        if unchanged and path.exists() and manifest.get("dense_fingerprint") == fingerprint:
+            report.dense_chunks = int(manifest.get("dense_chunks", "0"))
+            report.seconds["embed"] = time.perf_counter() - t0
+            return  # nothing to embed and nothing to load
+        embedder = Embedder(cfg, self.config.cache_path)
         vectors = VectorIndex.load(path)
         if vectors is None or vectors.model_id != embedder.model_id or vectors.dim != embedder.dim:
             if vectors is not None:
@@ -250,12 +261,12 @@ class Indexer:
                     f"embedding model changed ({vectors.model_id} -> {embedder.model_id}): re-embedding"
                 )
             vectors = VectorIndex(embedder.dim, embedder.model_id)
-        everything = self.config.index.dense_scope == "all"
-        wanted = {c.id: c for c in store.iter_chunks() if everything or not (c.is_test or c.language == "unknown")}
+        wanted_ids = store.dense_chunk_ids(everything=self.config.index.dense_scope == "all")
         have = vectors.ids()
-        vectors.remove(have - wanted.keys())
-        missing = sorted(wanted.keys() - have)
-        report.dense_chunks = len(wanted)
+        vectors.remove(have - wanted_ids)
+        missing = sorted(wanted_ids - have)
+        wanted = store.chunks_by_ids(missing)
+        report.dense_chunks = len(wanted_ids)
         group = 2048
         for start in range(0, len(missing), group):
             ids = missing[start : start + group]
@@ -274,8 +285,16 @@ class Indexer:
             vectors.add(ids, vecs)
             vectors.save(path)  # partial progress is usable and survives a kill
             progress("embed", start + len(ids), len(missing), "")
-        if not missing and (not path.exists() or have - wanted.keys()):
+        if not missing and (not path.exists() or have - wanted_ids):
             vectors.save(path)
         with store.transaction() as con:
-            store.set_manifest(con, {"embed_model": embedder.model_id, "embed_dim": embedder.dim})
+            store.set_manifest(
+                con,
+                {
+                    "embed_model": embedder.model_id,
+                    "embed_dim": embedder.dim,
+                    "dense_fingerprint": fingerprint,
+                    "dense_chunks": len(wanted_ids),
+                },
+            )
         report.seconds["embed"] = time.perf_counter() - t0

@@ -148,8 +148,10 @@ def lexical_search(
     max_terms: int = 32,
     extra_terms: dict[str, float] | None = None,
     weights: tuple[float, float, float, float] = (3.0, 4.0, 2.0, 1.0),
+    explain: int = 40,
 ) -> tuple[list[LexicalHit], QueryTerms]:
-    """bm25 over identifier terms; each hit says which query terms it matched."""
+    """bm25 over identifier terms; the first ``explain`` hits say which query terms they matched
+    (re-tokenising every candidate would dominate the latency of large candidate pools)."""
     qt = select_terms(store, query, max_terms, extra_terms)
     if not qt.terms:
         return [], qt
@@ -157,12 +159,13 @@ def lexical_search(
     rows = store.fts_search(match, k, weights)
     if not rows:
         return [], qt
-    chunks = store.chunks_by_ids(r[0] for r in rows)
+    chunks = store.chunks_by_ids(r[0] for r in rows[:explain])
     hits = []
     for cid, score in rows:
         ch = chunks.get(cid)
-        if ch is None:
-            continue
-        present = set(tokenize(f"{ch.path} {ch.qualname} {ch.signature} {ch.docstring} {ch.text}"))
-        hits.append(LexicalHit(cid, float(score), tuple(t for t in qt.terms if t in present)))
+        terms: tuple[str, ...] = ()
+        if ch is not None:
+            present = set(tokenize(f"{ch.path} {ch.qualname} {ch.signature} {ch.docstring} {ch.text}"))
+            terms = tuple(t for t in qt.terms if t in present)
+        hits.append(LexicalHit(cid, float(score), terms))
     return hits, qt

@@ -39,6 +39,7 @@ class QueryAnalysis:
     dotted: list[str] = field(default_factory=list)  # a.b.c references
     paths: list[str] = field(default_factory=list)  # file paths mentioned
     frames: list[tuple[str, int, str]] = field(default_factory=list)  # (path, line, function)
+    words: list[str] = field(default_factory=list)  # distinct words (for file-name anchors)
     is_long: bool = False
 
     @property
@@ -78,6 +79,7 @@ def analyze_query(text: str) -> QueryAnalysis:
         if (len(word) >= 3 and not word.islower()) or word in counts:
             counts[word] = counts.get(word, 0) + 1
     qa.identifiers = sorted(counts, key=lambda w: -counts[w])
+    qa.words = list(dict.fromkeys(w for w in _IDENT.findall(text) if len(w) >= 5))
     dotted = []
     for d in _DOTTED.findall(text):
         if not re.search(r"\.(py|js|ts|java|go|rs|rb|php|txt|md|html|com|org|io)$", d) and d not in dotted:

@@ -19,6 +19,8 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+from indexers.testpaths import is_test_path
+
 from .config import SearchConfig
 from .embed import Embedder
 from .fuse import Ranked, rrf
@@ -125,6 +127,10 @@ class HybridRetriever:
         wanted: list[tuple[str, int, str]] = []  # (path suffix, line, why)
         frame_lines = {f[0]: (f[1], f[2]) for f in qa.frames}
         for p in qa.paths:
+            # An issue that names a test file ("I added a test in tests/...") is about the code
+            # under test: test paths anchor only short queries that ask for them.
+            if qa.is_long and is_test_path(p):
+                continue
             wanted.append((p, frame_lines.get(p, (0, ""))[0], "traceback" if p in frame_lines else "path"))
         for d in qa.dotted:
             mod = d.replace(".", "/")
@@ -132,6 +138,10 @@ class HybridRetriever:
             parent = mod.rsplit("/", 1)[0]
             if "/" in mod:
                 wanted.append((parent + ".py", 0, "module"))
+        stems = self._stems_index()
+        for word in qa.words:
+            for path in stems.get(word.lower(), ()):
+                wanted.append((path, 0, "file name"))
         seen: set[int] = set()
         for suffix, line, why in wanted:
             for path in files.get(suffix.rsplit("/", 1)[-1], ()):
@@ -149,6 +159,25 @@ class HybridRetriever:
         return ranked
 
     _files_cache: tuple[float, dict[str, list[str]]] | None = None
+    _stems_cache: tuple[float, dict[str, list[str]]] | None = None
+
+    def _stems_index(self) -> dict[str, list[str]]:
+        """Distinctive file stems ('sqlmigrate', 'autoreload') -> non-test code files.
+
+        A query word equal to a module's name is a strong, cheap anchor; generic stems shared by
+        several files ('utils', 'base', 'models') are left out.
+        """
+        stamp = self.store.get_manifest().get("indexed_at", "")
+        if self._stems_cache is None or self._stems_cache[0] != stamp:
+            by_stem: dict[str, list[str]] = defaultdict(list)
+            for path, f in self.store.files().items():
+                if f.language in ("markdown", "rst", "text", "unknown") or is_test_path(path):
+                    continue
+                stem = path.rsplit("/", 1)[-1].split(".", 1)[0].lower()
+                if len(stem) >= 5 and stem not in ("__init__", "index", "setup", "conftest"):
+                    by_stem[stem].append(path)
+            self._stems_cache = (stamp, {k: v for k, v in by_stem.items() if len(v) <= 2})
+        return self._stems_cache[1]
 
     def _files_index(self) -> dict[str, list[str]]:
         """basename -> paths, refreshed when the store changes."""
@@ -265,8 +294,11 @@ class HybridRetriever:
         mention X are useful context but should not outrank it (measured on the dev questions).
         """
         words = set(_WORD.findall(query.lower()))
-        test_factor = 1.0 if words & _TEST_WORDS else self.cfg.test_prior
-        doc_factor = 1.0 if words & _DOC_WORDS else self.cfg.doc_prior
+        # Long queries are issue reports: they mention tests and docs in passing ("I added a test")
+        # but are answered by code, so the priors always apply to them.
+        long_query = len(query) > 300 or query.count("\n") > 3
+        test_factor = 1.0 if words & _TEST_WORDS and not long_query else self.cfg.test_prior
+        doc_factor = 1.0 if words & _DOC_WORDS and not long_query else self.cfg.doc_prior
         out = []
         for cid, score in fused:
             c = chunks.get(cid)

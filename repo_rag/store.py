@@ -301,6 +301,15 @@ class Store:
         q = f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE name = ?"
         return [_row_to_chunk(r) for r in self.con.execute(q, (name,))]
 
+    def dense_chunk_ids(self, everything: bool) -> set[int]:
+        """Chunks that get vectors: all, or all but tests and unparsed data windows."""
+        q = (
+            "SELECT id FROM chunks"
+            if everything
+            else "SELECT id FROM chunks WHERE is_test = 0 AND language != 'unknown'"
+        )
+        return {r[0] for r in self.con.execute(q)}
+
     def chunk_ids(self) -> set[int]:
         return {r[0] for r in self.con.execute("SELECT id FROM chunks")}
 

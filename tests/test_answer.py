@@ -79,6 +79,21 @@ class ScriptedLLM(CustomLLM):
         return gen()
 
 
+class BrokenStreamLLM(ScriptedLLM):
+    """Streams the first words of its reply, then the connection drops."""
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        words = re.findall(r"\S+\s*", self.reply)
+
+        def gen() -> CompletionResponseGen:
+            yield CompletionResponse(text=words[0], delta=words[0])
+            yield CompletionResponse(text=words[0] + words[1], delta=words[1])
+            raise ConnectionError("connection reset by peer")
+
+        return gen()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -323,7 +338,7 @@ def test_repository_ask_delegates(repo: Repository) -> None:
     answer = repo.ask("how is the salt generated", llm="none")
     assert isinstance(answer, Answer) and answer.citations
     events = list(repo.ask("how is the salt generated", stream=True, llm="none"))
-    assert [e.kind for e in events][0] == "sources" and events[-1].kind == "done"
+    assert events[0].kind == "sources" and events[-1].kind == "done"
     assert events[-1].data.model_text == answer.model_text
 
 
@@ -353,6 +368,20 @@ def test_endpoint_down_falls_back_to_retrieval_only(repo: Repository) -> None:
     assert answer.citations and all(c.verified for c in answer.citations)
     with pytest.raises(LLMUnavailableError):
         answer_question(repo, "where is password validation", llm="openai", base_url=url, model="m", strict=True)
+
+
+def test_stream_failing_mid_answer_keeps_checks_and_falls_back(repo: Repository) -> None:
+    llm = BrokenStreamLLM(reply="See nowhere.py:3 for the salt and more words that never arrive")
+    answer = answer_question(repo, "how is the salt generated", llm=llm)
+    assert answer.fallback
+    assert "failed mid-answer (ConnectionError: connection reset by peer)" in answer.warnings[0]
+    assert answer.model_text.startswith("See nowhere.py:3 ")
+    assert "Most relevant code:" in answer.model_text
+    assert answer.citations[0].path == "nowhere.py" and not answer.citations[0].verified
+    assert all(c.verified for c in answer.citations[1:]) and len(answer.citations) > 1
+    assert "UNVERIFIED `nowhere.py:3`" in answer.answer
+    with pytest.raises(LLMUnavailableError, match="connection reset"):
+        answer_question(repo, "how is the salt generated", llm=llm, strict=True)
 
 
 def test_missing_local_model_says_how_to_install(repo: Repository) -> None:
