@@ -83,7 +83,9 @@ class LLMConfig:
     max_retries: int = 1
     max_tokens: int = 400
     temperature: float = 0.1
-    context_tokens: int = 2048  # budget for packed code context
+    # Budget for packed code context. 1024 keeps the embedded CPU model under ~20 s on 2 cores
+    # (prompt reading dominates); raise it (e.g. 6000) for a vLLM-served model.
+    context_tokens: int = 1024
     n_ctx: int = 4096  # local model context window
 
 

@@ -26,12 +26,12 @@ from .store import Store
 
 _PATH = r"(?:[A-Za-z]:)?[\w.\-/\\~@+]*[\w\-]"
 _LINES = (
-    r"(?:[:#]\s*L?|,?\s*\(?\s*lines?\s+|:\s*lines?\s+)"
-    r"(?P<start>\d{1,7})(?:\s*(?:-|–|—|\.\.|to)\s*L?(?P<end>\d{1,7}))?\)?"
+    r"(?:[:#][ \t]*L?|,?[ \t]*\(?[ \t]*lines?[ \t]+|:[ \t]*lines?[ \t]+)"
+    r"(?P<start>\d{1,7})(?:[ \t]*(?:-|–|—|\.\.|to)[ \t]*L?(?P<end>\d{1,7}))?\)?"
 )
 _NAME = r"[A-Za-z_$][\w$.:<>]*(?:\(\))?"
 # One name or a label's list of names: ``(hash_password)``, ``(BookView.__init__, BookView.show)``.
-_SYMBOL = rf"(?:`?\s*\(\s*`?(?P<symbol>{_NAME}(?:\s*,\s*{_NAME})*)`?\s*\))?"
+_SYMBOL = rf"(?:`?[ \t]*\([ \t]*`?(?P<symbol>{_NAME}(?:[ \t]*,[ \t]*{_NAME})*)`?[ \t]*\))?"
 CITATION_RE = re.compile(rf"(?<![\w./\\\-])(?P<path>{_PATH}){_LINES}{_SYMBOL}")
 # Paths mentioned without lines: backticked ones, and absolute or parent-relative ones anywhere.
 MENTION_RE = re.compile(rf"`(?P<path>{_PATH})`|(?<![\w.:/])(?P<bare>(?:/|\.\./|~/)[\w.\-/]+)")
