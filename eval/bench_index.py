@@ -76,12 +76,19 @@ def _index_with_polling(root: Path, index_dir: Path, env: dict[str, str], extra:
     return {"wall_s": wall, "lexical_ready_s": first_lexical, "report": report}
 
 
-def _touch_one_file(root: Path) -> Path:
-    """Append a comment to one source file (restored by the caller)."""
-    for pattern in ("**/*.py", "**/*.ts", "**/*.go"):
-        for p in sorted(root.glob(pattern)):
-            if "test" not in p.as_posix() and p.stat().st_size > 2000:
-                return p
+def _touch_one_file(root: Path, index_dir: Path) -> Path:
+    """An indexed, non-test source file of a few KB to edit (restored by the caller)."""
+    import sqlite3
+
+    con = sqlite3.connect(index_dir / "index.sqlite")
+    rows = con.execute(
+        "SELECT path FROM files WHERE language IN ('python', 'typescript', 'go', 'javascript') "
+        "AND size BETWEEN 2000 AND 20000 ORDER BY path"
+    ).fetchall()
+    con.close()
+    for (path,) in rows:
+        if "test" not in path:
+            return root / path
     raise FileNotFoundError("no source file to modify")
 
 
@@ -97,7 +104,7 @@ def bench_project(name: str, out: dict, cold_cache: bool, dense_scope: str, repe
     res: dict = {"project": project.key, "root": str(root), "dense_scope": dense_scope, "cold_cache": cold_cache}
     res["full_index"] = _index_with_polling(root, index_dir, env, [])
 
-    target = _touch_one_file(root)
+    target = _touch_one_file(root, index_dir)
     original = target.read_bytes()
     try:
         target.write_bytes(original + b"\n# repo-rag benchmark edit\n")
@@ -195,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--projects", default="django,rxjs,cobra")
     ap.add_argument("--out", default="eval/out/index-bench")
     ap.add_argument("--warm-cache", action="store_true", help="reuse the user embedding cache (default: cold)")
-    ap.add_argument("--dense-scope", default="all", choices=["all", "non-test"])
+    ap.add_argument("--dense-scope", default="non-test", choices=["all", "non-test"])
     ap.add_argument("--repeats", type=int, default=3, help="search latency repetitions over the questions")
     args = ap.parse_args(argv)
     out_dir = Path(args.out)

@@ -11,7 +11,7 @@ import json
 import sys
 
 from .cli import CliError, add_common_args, open_repository
-from .llm import BACKENDS
+from .config import LLM_BACKENDS as BACKENDS
 
 EXIT_LLM_UNAVAILABLE = 3
 

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from .graph import CodeGraph, Related, load_graph
-from .indexer import GRAPH_NAME, index_dir_for
+from .graph import CodeGraph, Related
+from .indexer import DB_NAME, GRAPH_NAME, index_dir_for, load_current_graph
+from .store import Store
 
 ACTIONS = ("callers", "callees", "impact")
 DEFAULT_DEPTH = {"callers": 1, "callees": 1, "impact": 3}
@@ -46,8 +47,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     out = out or sys.stdout
     err = err or sys.stderr
     repo = Path(args.repo)
-    graph_path = index_dir_for(repo.resolve(), args.index_dir) / GRAPH_NAME
-    graph = load_graph(graph_path)
+    index_dir = index_dir_for(repo.resolve(), args.index_dir)
+    graph = None
+    if (index_dir / DB_NAME).exists() and (index_dir / GRAPH_NAME).exists():
+        store = Store(index_dir / DB_NAME)
+        try:
+            graph = load_current_graph(index_dir, store)
+        finally:
+            store.close()
     if graph is None:
         print(f"repo-rag: error: no index for {args.repo}: run `repo-rag index {args.repo}` first", file=err)
         return EXIT_NO_INDEX

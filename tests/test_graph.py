@@ -26,7 +26,7 @@ from repo_rag.graph import (
     load_graph,
     save_graph,
 )
-from repo_rag.indexer import DB_NAME, GRAPH_NAME, Indexer
+from repo_rag.indexer import DB_NAME, GRAPH_NAME, Indexer, load_current_graph
 from repo_rag.store import Store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "polyglot"
@@ -279,7 +279,9 @@ def test_incremental_update_equals_full_rebuild(tmp_path: Path) -> None:
         {"go/store/timestamps.go": ("func (t *Timestamps) Touch()", "func (t *Timestamps) Touched()")},
     ]
     for i, step in enumerate(edits):
-        previous = load_graph(index_dir / GRAPH_NAME)
+        before = Store(index_dir / DB_NAME)
+        previous = load_current_graph(index_dir, before)  # the graph as readers see it
+        before.close()
         assert previous is not None
         for rel, (old, new) in step.items():
             _edit(repo / rel, old, new)
@@ -287,14 +289,17 @@ def test_incremental_update_equals_full_rebuild(tmp_path: Path) -> None:
         # every other step without changed_paths: the content hashes alone must find the changes
         updated = build_graph(store, previous=previous, changed_paths=list(step) if i % 2 else None)
         full = build_graph(store)
+        # the indexer may defer a small update to load time: what readers load must be current
+        saved = load_current_graph(index_dir, store)
         store.close()
         assert updated.meta["mode"] == "incremental"
         assert updated.meta["changed"] == len(step)
         assert updated.meta["re_resolved"] < len(full.file_deps)
         assert _graph_state(updated) == _graph_state(full), step
-        saved = load_graph(index_dir / GRAPH_NAME)
         assert saved is not None and _graph_state(saved) == _graph_state(full), step
-    final = load_graph(index_dir / GRAPH_NAME)
+    store = Store(index_dir / DB_NAME)
+    final = load_current_graph(index_dir, store)
+    store.close()
     assert final is not None
     assert "bookstore/auth.py::check_password" not in final.g
     delete_calls = final.neighbours(["bookstore/views.py::AdminBookView.delete"], ["calls"], direction="out")
