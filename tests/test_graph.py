@@ -24,6 +24,7 @@ from repo_rag.graph import (
     build_graph,
     edge_signature,
     load_graph,
+    refresh_graph,
     save_graph,
 )
 from repo_rag.indexer import DB_NAME, GRAPH_NAME, Indexer, load_current_graph
@@ -377,6 +378,36 @@ def test_cli_callers_table_and_json(indexed: tuple[Path, Path]) -> None:
         r["node"] for r in records}
     assert set(records[0]) >= {"target", "node", "path", "qualname", "kind", "start_line", "end_line", "edge",
                                "confidence", "depth"}
+
+
+def test_cli_sees_files_edited_since_the_graph_was_saved(tmp_path: Path) -> None:
+    repo, index_dir = tmp_path / "repo", tmp_path / "index"
+    shutil.copytree(FIXTURE, repo)
+    _index(repo, index_dir).close()
+    _edit(repo / "bookstore/views.py", "        if not check_password(password, self.password_hash):",
+          "        if not password:")
+    _index(repo, index_dir).close()
+    code, out, _ = _cli("callers", "check_password", "--repo", str(repo), "--index-dir", str(index_dir))
+    assert code == 0 and "callers of check_password (bookstore/auth.py:23): 0" in out
+
+
+def test_refresh_graph_applies_content_changes(tmp_path: Path) -> None:
+    """A saved graph lagging behind its index (e.g. a run killed before saving) is brought up to date
+    from content hashes alone; with nothing changed it is returned as is."""
+    repo, index_dir = tmp_path / "repo", tmp_path / "index"
+    shutil.copytree(FIXTURE, repo)
+    store = _index(repo, index_dir)
+    stale = build_graph(store)
+    assert refresh_graph(stale, store) is stale
+    store.close()
+    _edit(repo / "bookstore/auth.py", "    candidate = hash_password(",
+          "    candidate = make_salt() + hash_password(")
+    store = _index(repo, index_dir)
+    refreshed = refresh_graph(stale, store)
+    assert refreshed.meta["mode"] == "incremental" and refreshed.meta["changed"] == 1
+    assert _graph_state(refreshed) == _graph_state(build_graph(store))
+    assert refreshed.g.has_edge("bookstore/auth.py::check_password", "bookstore/auth.py::make_salt", "calls")
+    store.close()
 
 
 def test_cli_errors(indexed: tuple[Path, Path], tmp_path: Path) -> None:

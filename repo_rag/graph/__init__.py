@@ -8,13 +8,13 @@ Shape after LocAgent's dependency graph: node and edge types named once (``schem
 one pass (``build``: structure, then edges resolved per file by ``resolve`` over the lookup
 ``tables`` built from the stored ``facts``), and queried apart from building (``codegraph``).
 
-    graph = build_graph(store)                      # or load_graph(index_dir / GRAPH_NAME)
+    graph = build_graph(store)          # or refresh_graph(load_graph(index_dir / GRAPH_NAME), store)
     [node] = graph.find("hashers.make_password")
     graph.callers(node)                             # [Related(path, qualname, line, edge, ...)]
     graph.personalized_pagerank({node: 1.0})
 """
 
-from .build import build_graph
+from .build import build_graph, refresh_graph
 from .codegraph import CodeGraph, Related, edge_signature, summary
 from .persist import load_graph, save_graph
 from .schema import (
@@ -58,6 +58,7 @@ __all__ = [
     "build_graph",
     "edge_signature",
     "load_graph",
+    "refresh_graph",
     "save_graph",
     "summary",
 ]

@@ -33,6 +33,7 @@ from .schema import (
     NODE_SECTION,
     STRUCTURE,
     dir_of,
+    gc_paused,
     section_id,
     symbol_id,
 )
@@ -50,23 +51,33 @@ def build_graph(
     resolution depends on the set of files) or a changed go.mod make it a full build.
     """
     t0 = time.perf_counter()
-    facts = Facts.load(store)
-    tables = Tables(facts)
-    resolver = Resolver(tables)
-    changed = set(changed_paths or ()) | {p for p, h in facts.hashes.items() if previous is not None
-                                          and previous.file_hashes.get(p) != h}
-    if (
-        previous is not None
-        and previous.meta.get("version") == GRAPH_VERSION
-        and set(previous.file_hashes) == tables.files
-        and not go_mod_paths(changed)
-    ):
-        graph = _update(previous, tables, resolver, changed & tables.files)
-    else:
-        graph = _full(tables, resolver)
+    with gc_paused():
+        facts = Facts.load(store)
+        tables = Tables(facts)
+        resolver = Resolver(tables)
+        changed = set(changed_paths or ()) | {p for p, h in facts.hashes.items() if previous is not None
+                                              and previous.file_hashes.get(p) != h}
+        if (
+            previous is not None
+            and previous.meta.get("version") == GRAPH_VERSION
+            and set(previous.file_hashes) == tables.files
+            and not go_mod_paths(changed)
+        ):
+            graph = _update(previous, tables, resolver, changed & tables.files)
+        else:
+            graph = _full(tables, resolver)
     graph.file_hashes = dict(facts.hashes)
     graph.meta.update(version=GRAPH_VERSION, build_seconds=round(time.perf_counter() - t0, 3))
     return graph
+
+
+def refresh_graph(graph: CodeGraph, store: Store) -> CodeGraph:
+    """``graph`` brought up to date with the store, in place: files whose content hash changed since
+    it was built are re-resolved (a saved graph may lag behind its index); free when none did."""
+    current = {path: f.hash for path, f in store.files().items()}
+    if current == graph.file_hashes:
+        return graph
+    return build_graph(store, previous=graph)
 
 
 def _full(tables: Tables, resolver: Resolver) -> CodeGraph:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..store import Store
 from .codegraph import CodeGraph
-from .schema import GRAPH_VERSION
+from .schema import GRAPH_VERSION, gc_paused
 
 
 def save_graph(graph: CodeGraph, path: str | Path, store: Store | None = None) -> None:
@@ -43,7 +43,7 @@ def save_graph(graph: CodeGraph, path: str | Path, store: Store | None = None) -
 def load_graph(path: str | Path) -> CodeGraph | None:
     """The saved graph; None when missing, unreadable or written by another graph version."""
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb") as fh, gc_paused():
             graph = pickle.load(fh)
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError, TypeError,
             ValueError):
