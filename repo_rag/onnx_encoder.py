@@ -9,8 +9,12 @@ quantised per channel (MatMul weights only), and cached next to the embedding ca
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +69,31 @@ def export_int8(model_path: Path, out_dir: Path) -> Path:
 
     fp32 = out_dir / f"model.fp32.{os.getpid()}.onnx"
     tmp = out_dir / f"model.int8.{os.getpid()}.onnx"
+    with warnings.catch_warnings(), _quiet_root_logger():  # exporter chatter is not for users
+        warnings.simplefilter("ignore")
+        _export(torch, _Wrapped(model), enc, names, fp32)
+        quantize_dynamic(
+            str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+        )
+    fp32.unlink(missing_ok=True)
+    os.replace(tmp, target)
+    return target
+
+
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def _export(torch, module, enc, names: list[str], fp32: Path) -> None:
     torch.onnx.export(
-        _Wrapped(model),
+        module,
         tuple(enc[n] for n in names),
         str(fp32),
         input_names=names,
@@ -75,12 +102,6 @@ def export_int8(model_path: Path, out_dir: Path) -> Path:
         opset_version=17,
         dynamo=False,
     )
-    quantize_dynamic(
-        str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
-    )
-    fp32.unlink(missing_ok=True)
-    os.replace(tmp, target)
-    return target
 
 
 def _load_tokenizer(path: Path, max_length: int):
