@@ -66,6 +66,9 @@ class SearchConfig:
     graph_weight: float = 0.6
     graph: bool = True
     # Score multipliers for tests and prose (unless the query mentions tests/docs).
+    # Local sentence-transformers CrossEncoder folder; '' = no reranking (none ships offline).
+    reranker: str = ""
+    rerank_depth: int = 30
     test_prior: float = 0.5
     doc_prior: float = 0.6
 

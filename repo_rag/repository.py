@@ -50,6 +50,7 @@ class Repository:
         self._retriever: HybridRetriever | None = None
         self._stamp: tuple | None = None
         self._graph = None
+        self._reranker = None
 
     @classmethod
     def open(cls, root: str | Path, config: Config | None = None, index_dir: str | Path | None = None) -> Repository:
@@ -106,7 +107,13 @@ class Repository:
                         f"configured model is {embedder.model_id}: run `repo-rag index {self.root}` to re-embed"
                     )
             self._graph = self._load_graph()
-            self._retriever = HybridRetriever(self._store, self.config.search, embedder, vectors, self._graph)
+            if self._reranker is None and self.config.search.reranker:
+                from .rerank import CrossEncoderReranker
+
+                self._reranker = CrossEncoderReranker(self.config.search.reranker, self.config.embed.device)
+            self._retriever = HybridRetriever(
+                self._store, self.config.search, embedder, vectors, self._graph, self._reranker
+            )
             self._stamp = stamp
             return self._retriever
 

@@ -76,12 +76,14 @@ class HybridRetriever:
         embedder: Embedder | None = None,
         vectors: VectorIndex | None = None,
         graph=None,
+        reranker=None,
     ) -> None:
         self.store = store
         self.cfg = cfg
         self.embedder = embedder
         self.vectors = vectors
         self.graph = graph
+        self.reranker = reranker  # repo_rag.rerank.CrossEncoderReranker or None
         self._embed_lock = threading.Lock()
 
     # -- channels ----------------------------------------------------------------------------
@@ -270,6 +272,10 @@ class HybridRetriever:
                 chunks.update(self.store.chunks_by_ids([cid for cid, _ in fused[: pool * 2] if cid not in chunks]))
             timings["graph_ms"] = (time.perf_counter() - t) * 1000
         fused = self._apply_priors(query, fused, chunks)
+        if self.reranker is not None:
+            t = time.perf_counter()
+            fused = self._rerank(query, fused, chunks, reasons)
+            timings["rerank_ms"] = (time.perf_counter() - t) * 1000
         hits: list[SearchHit] = []
         per_path: dict[str, int] = defaultdict(int)
         for cid, score in fused:
@@ -284,6 +290,26 @@ class HybridRetriever:
                 break
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return SearchResult(query=query, hits=hits, timings=timings, notes=notes)
+
+    def _rerank(
+        self,
+        query: str,
+        fused: list[tuple[int, float]],
+        chunks: dict[int, StoredChunk],
+        reasons: dict[int, list[str]],
+    ) -> list[tuple[int, float]]:
+        """Reorder the head of the fused list by cross-encoder score; the tail keeps its order."""
+        depth = self.cfg.rerank_depth
+        head = [(cid, s) for cid, s in fused[:depth] if cid in chunks]
+        scores = self.reranker.scores(query, [chunks[cid] for cid, _ in head])
+        order = sorted(range(len(head)), key=lambda i: -scores[i])
+        top = head[0][1] if head else 1.0
+        out = []
+        for rank, i in enumerate(order):
+            cid = head[i][0]
+            reasons.setdefault(cid, []).append(f"rerank {scores[i]:.2f}")
+            out.append((cid, top * (1.0 - rank / (2 * max(len(order), 1)))))
+        return out + fused[depth:]
 
     def _apply_priors(
         self, query: str, fused: list[tuple[int, float]], chunks: dict[int, StoredChunk]
