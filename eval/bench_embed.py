@@ -44,13 +44,13 @@ def run(project: str, n: int, seq_lengths: list[int]) -> list[dict]:
     with tempfile.TemporaryDirectory() as cache:
         for seq in seq_lengths:
             ref = None
+            import repo_rag.embed as embed_mod
+
             for backend, bf16 in (("torch", False), ("torch", True), ("onnx-int8", False)):
+                os.environ["REPO_RAG_BF16"] = "auto" if bf16 else "0"
+                embed_mod._BF16 = None  # re-read the switch
                 if bf16 and not _cpu_has_bf16():
                     continue
-                os.environ["REPO_RAG_BF16"] = "1" if bf16 else "0"
-                import repo_rag.embed as embed_mod
-
-                embed_mod._BF16 = None
                 cfg = replace(base, backend=backend, max_seq_length=seq, cache=False)
                 emb = Embedder(cfg, Path(cache))
                 emb.embed_query("warm up")
