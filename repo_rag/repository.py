@@ -15,6 +15,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from indexers.discover import read_text
+
 from .config import Config, load_config
 from .embed import Embedder
 from .hits import SearchResult
@@ -146,7 +148,8 @@ class Repository:
     def read_lines(self, path: str, start: int = 1, end: int | None = None) -> list[str]:
         """Lines ``start..end`` (1-based, inclusive) of a repository file; never escapes the root."""
         target = self.resolve_path(path)
-        lines = target.read_text(encoding="utf-8", errors="replace").splitlines()
+        text, _ = read_text(str(target))  # same decoding and line splitting as the indexer
+        lines = text.split("\n")
         end = len(lines) if end is None else min(end, len(lines))
         return lines[max(start, 1) - 1 : end]
 

@@ -160,8 +160,8 @@ class HybridRetriever:
                         ranked.items.append((c.id, 1.0, f"{why}: {suffix}" + (f":{line}" if line else "")))
         return ranked
 
-    _files_cache: tuple[float, dict[str, list[str]]] | None = None
-    _stems_cache: tuple[float, dict[str, list[str]]] | None = None
+    _files_cache: tuple[str, dict[str, list[str]]] | None = None  # (index stamp, lookup)
+    _stems_cache: tuple[str, dict[str, list[str]]] | None = None
 
     def _stems_index(self) -> dict[str, list[str]]:
         """Distinctive file stems ('sqlmigrate', 'autoreload') -> non-test code files.
