@@ -18,6 +18,7 @@ echoes file content.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -58,7 +59,7 @@ class FileGate:
         rel = target.relative_to(self.root).as_posix()
         if is_secret_path(rel):
             raise FileAccessError(f"{path!r} points at a file that may hold secrets")
-        if self._is_indexed is not None and not (self._is_indexed(posix.lstrip("./")) or self._is_indexed(rel)):
+        if self._is_indexed is not None and not (self._is_indexed(posixpath.normpath(posix)) or self._is_indexed(rel)):
             raise FileAccessError(f"{path!r} is not an indexed file of this repository")
         if not target.is_file():
             raise FileAccessError(f"{path!r} is not a regular file")
