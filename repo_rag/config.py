@@ -71,6 +71,8 @@ class SearchConfig:
     rerank_depth: int = 30
     test_prior: float = 0.5
     doc_prior: float = 0.6
+    # Longest question accepted (characters); longer ones get a clear error before any work.
+    max_query_chars: int = 20_000
 
 
 LLM_BACKENDS = ("local", "openai", "none")

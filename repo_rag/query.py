@@ -22,6 +22,25 @@ _CODE_SPAN = re.compile(r"`([^`\n]{1,200})`")
 _CODE_BLOCK = re.compile(r"```.*?```", re.S)
 
 
+MAX_QUESTION_CHARS = 20_000  # default cap; SearchConfig.max_query_chars is the setting
+
+
+class QueryTooLongError(ValueError):
+    """A question longer than the configured maximum; refused before any work is done."""
+
+
+def check_question(text: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
+    """``text`` if it is a usable question, else a clear error (empty, or over ``max_chars``)."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("the question is empty")
+    if len(text) > max_chars:
+        raise QueryTooLongError(
+            f"the question is {len(text):,} characters long; the limit is {max_chars:,} "
+            "(search.max_query_chars): paste the relevant part of the traceback or issue"
+        )
+    return text
+
+
 def is_code_identifier(word: str) -> bool:
     """CamelCase, snake_case, dunder or mixed-digit words look like code, plain words do not."""
     if len(word) < 3:

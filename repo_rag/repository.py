@@ -15,10 +15,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from indexers.discover import read_text
-
 from .config import Config, load_config
 from .embed import Embedder
+from .files import FileAccessError, FileGate
 from .hits import SearchResult
 from .indexer import (
     DB_NAME,
@@ -35,8 +34,8 @@ from .store import IndexMissingError, Store
 from .vectors import VectorIndex
 
 
-class PathOutsideRepoError(PermissionError):
-    """A file view asked for a path that resolves outside the repository root."""
+# Kept under its old name for library users: a refused file read (outside, secret, not indexed).
+PathOutsideRepoError = FileAccessError
 
 
 class Repository:
@@ -53,6 +52,7 @@ class Repository:
         self._stamp: tuple | None = None
         self._graph = None
         self._reranker = None
+        self._files: FileGate | None = None
 
     @classmethod
     def open(cls, root: str | Path, config: Config | None = None, index_dir: str | Path | None = None) -> Repository:
@@ -145,25 +145,21 @@ class Repository:
 
         return stream_answer(self, question, **options) if stream else answer_question(self, question, **options)
 
+    @property
+    def files(self) -> FileGate:
+        """The one gate for reading this repository's files (indexed, not secret, redacted)."""
+        with self._lock:
+            if self._files is None:
+                self._files = FileGate(self.root, lambda rel: self.store.file(rel) is not None)
+            return self._files
+
     def read_lines(self, path: str, start: int = 1, end: int | None = None) -> list[str]:
-        """Lines ``start..end`` (1-based, inclusive) of a repository file; never escapes the root."""
-        target = self.resolve_path(path)
-        text, _ = read_text(str(target))  # same decoding and line splitting as the indexer
-        lines = text.split("\n")
-        end = len(lines) if end is None else min(end, len(lines))
-        return lines[max(start, 1) - 1 : end]
+        """Lines ``start..end`` (1-based, inclusive) of an indexed file, through :attr:`files`."""
+        return self.files.read_lines(path, start, end)
 
     def resolve_path(self, path: str) -> Path:
         """Absolute path of a repo-relative ``path`` that must stay inside the repository and be indexed."""
-        if not path or "\x00" in path:
-            raise PathOutsideRepoError("empty or invalid path")
-        target = (self.root / path).resolve()
-        if target != self.root and self.root not in target.parents:
-            raise PathOutsideRepoError(f"{path!r} is outside the repository")
-        rel = target.relative_to(self.root).as_posix()
-        if self.store.file(rel) is None:
-            raise PathOutsideRepoError(f"{path!r} is not an indexed file of this repository")
-        return target
+        return self.files.resolve(path)
 
     def close(self) -> None:
         with self._lock:
