@@ -171,10 +171,10 @@ def bench_project(name: str, out: dict, cold_cache: bool, dense_scope: str, repe
 
 def render(results: dict) -> str:
     lines = [
-        "| project | files | chunks | dense chunks | discover s | parse s | store s | graph s | embed s | total s "
+        "| project | files | chunks | dense chunks | discover s | parse+store s | graph s | embed s | total s "
         "| embed chunks/s | peak RSS MB | lexical ready s | 1-file re-index s (CLI / in-process) "
         "| search p50/p95 ms |",
-        "|---" * 15 + "|",
+        "|---" * 14 + "|",
     ]
     for r in results.values():
         rep = r["full_index"]["report"]
@@ -183,7 +183,7 @@ def render(results: dict) -> str:
         inc = r["incremental"]
         lines.append(
             f"| {r['project']} | {rep['files_seen']} | {rep['chunks_total']} | {rep['dense_chunks']} "
-            f"| {s.get('discover', 0):.1f} | {s.get('parse', 0):.1f} | {s.get('store', 0):.1f} "
+            f"| {s.get('discover', 0):.1f} | {s.get('parse', 0) + s.get('store', 0):.1f} "
             f"| {s.get('graph', 0):.1f} "
             f"| {s.get('embed', 0):.1f} | {r['full_index']['wall_s']:.1f} | {rate:.1f} | {rep['peak_rss_mb']:.0f} "
             f"| {r['full_index']['lexical_ready_s'] or float('nan'):.1f} "

@@ -24,6 +24,7 @@ class EvalCommand:
 COMMANDS: dict[str, EvalCommand] = {
     "swebench": EvalCommand("eval.swebench", "SWE-bench Lite file localisation: repo-rag channels vs baselines"),
     "index-bench": EvalCommand("eval.bench_index", "index stages, memory, incremental and search latency/quality"),
+    "mem-bench": EvalCommand("eval.bench_memory", "peak memory of indexing a project and an N-times copy of it"),
     "embed-bench": EvalCommand("eval.bench_embed", "embedding backends: throughput and fidelity"),
     "answers": EvalCommand("eval.answers", "answer quality and latency per LLM backend"),
     "load": EvalCommand("eval.load_test", "parallel-question load test against a running repo-rag serve"),

@@ -44,7 +44,6 @@ from indexers.languages import language_for_path
 from indexers.parse import parse_source
 from repo_rag.config import Config, load_config
 from repo_rag.embed import Embedder
-from repo_rag.indexer import VECTORS_NAME
 from repo_rag.repository import Repository
 
 from .corpus import Corpus, CorpusError, SdistSpec
@@ -237,10 +236,10 @@ def open_index(
     if state is None and index_dir.exists():  # stale, or left by a killed run: start clean (and timed)
         shutil.rmtree(index_dir)
     had_dense = bool(state and state["dense"])
-    if had_dense and state["fp"]["embed"] != fps["embed"]:
-        (index_dir / VECTORS_NAME).unlink(missing_ok=True)  # stale vectors; the content cache refills most
-        had_dense = False
     repo = Repository.open(src, cfg, index_dir)
+    if had_dense and state["fp"]["embed"] != fps["embed"]:
+        repo.drop_vectors()  # stale vectors; the content cache refills most
+        had_dense = False
     if state is not None and state["fp"]["graph"] == fps["graph"] and (had_dense or not dense):
         return repo, {**state["report"], "reused": True}
     marker.unlink(missing_ok=True)

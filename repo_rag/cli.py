@@ -15,11 +15,12 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from .config import ConfigError, load_config
+from .errors import RepoRagError
 
 EXIT_USAGE = 2
 
 
-class CliError(Exception):
+class CliError(RepoRagError):
     """An error the user can fix; printed as one line, exit code 2."""
 
 
@@ -28,7 +29,7 @@ def add_common_args(p: argparse.ArgumentParser, repo_positional: bool = False) -
         p.add_argument("repo", help="repository root")
     else:
         p.add_argument("--repo", default=".", help="repository root (default: current directory)")
-    p.add_argument("--index-dir", help="index directory (default: REPO/.repo-rag)")
+    p.add_argument("--index-dir", help="index directory (default: one per repository in the user's cache)")
     p.add_argument("--config", help="TOML configuration file")
 
 
@@ -57,7 +58,7 @@ def open_repository(args: argparse.Namespace, overrides: dict | None = None):
 def _cmd_index(args: argparse.Namespace) -> int:
     from indexers.discover import format_report
 
-    from .indexer import IndexBusyError, Indexer
+    from .indexer import Indexer
 
     overrides: dict = {}
     if args.no_dense:
@@ -71,11 +72,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
         return 0
     from .progress import IndexProgress
 
-    try:
-        with IndexProgress(enabled=not args.quiet) as progress:
-            report = indexer.run(progress)
-    except IndexBusyError as exc:
-        raise CliError(str(exc)) from exc
+    with IndexProgress(enabled=not args.quiet) as progress:
+        report = indexer.run(progress)
     if args.json:
         from dataclasses import asdict
 
@@ -198,26 +196,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"repo-rag: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except CliError as exc:
-        print(f"repo-rag: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         print("repo-rag: interrupted (the previous index is intact)", file=sys.stderr)
         return 130
-    except Exception as exc:
-        from .embed import EmbeddingModelError
-        from .repository import IndexModelMismatchError
-        from .store import IndexMissingError
-
-        if isinstance(exc, IndexMissingError | IndexModelMismatchError | EmbeddingModelError | FileNotFoundError):
-            print(f"repo-rag: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        raise
+    except RepoRagError as exc:  # every deliberate error: one line for the user, its own exit code
+        print(f"repo-rag: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except FileNotFoundError as exc:  # a path the user gave does not exist
+        print(f"repo-rag: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

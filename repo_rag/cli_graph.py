@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from .config import load_config
 from .graph import CodeGraph, Related
-from .indexer import DB_NAME, GRAPH_NAME, index_dir_for, load_current_graph
+from .indexer import load_current_graph
+from .layout import IndexLayout
 from .store import Store
 
 ACTIONS = ("callers", "callees", "impact")
@@ -34,7 +36,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "impact: what depends on it (calls, imports, inherits, references, reversed)")
     p.add_argument("target", metavar="SYMBOL_OR_PATH")
     p.add_argument("--repo", default=".", help="repository root (default: current directory)")
-    p.add_argument("--index-dir", help="index directory (default: REPO/.repo-rag)")
+    p.add_argument("--index-dir", help="index directory (default: one per repository in the user's cache)")
+    p.add_argument("--config", help="TOML configuration file")
     p.add_argument("--depth", type=int, help="how many steps to follow (default: 1; impact: 3)")
     p.add_argument("--limit", type=int, default=200, help="at most this many results per target")
     p.add_argument("--json", action="store_true", help="print a JSON list of records")
@@ -47,12 +50,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     out = out or sys.stdout
     err = err or sys.stderr
     repo = Path(args.repo)
-    index_dir = index_dir_for(repo.resolve(), args.index_dir)
+    layout = IndexLayout.for_repo(repo, load_config(repo, getattr(args, "config", None)), args.index_dir)
     graph = None
-    if (index_dir / DB_NAME).exists() and (index_dir / GRAPH_NAME).exists():
-        store = Store(index_dir / DB_NAME)
+    if layout.exists and layout.graph.exists():
+        layout.check()  # never read an index this tool did not write for this repository
+        store = Store(layout.db)
         try:
-            graph = load_current_graph(index_dir, store)
+            graph = load_current_graph(layout, store)
         finally:
             store.close()
     if graph is None:
@@ -92,7 +96,7 @@ def query(graph: CodeGraph, action: str, node: str, depth: int, limit: int) -> l
 
 def format_table(graph: CodeGraph, action: str, target: str, found: list[Related]) -> str:
     """``path:line  qualname  (edge, confidence)`` rows under a header naming the target."""
-    data = graph.g.nodes[target]
+    data = graph.attrs(target)
     title = data["qualname"] or data["path"]
     lines = [f"{action} of {title} ({data['path']}:{data['start_line']}): {len(found)}"]
     if not found:

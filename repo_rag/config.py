@@ -2,6 +2,15 @@
 
 Values come from (lowest to highest precedence): defaults below, ``~/.config/repo-rag/config.toml``,
 ``<repo>/.repo-rag.toml``, an explicit ``--config`` file, then ``REPO_RAG_<SECTION>_<KEY>``
+environment variables, then the command line.
+
+The repository's own ``.repo-rag.toml`` is untrusted input (it arrives with a clone): only the
+settings in :data:`REPO_SETTABLE` are taken from it, those that cannot reach outside the
+repository (ignore patterns, chunking, retrieval tuning). Endpoints, key variable names, model
+paths, cache and index locations, symlink following and anything that loads code come only from
+the user's config, an explicit ``--config``, the environment or the command line; a repository
+file that sets them gets a :class:`RepoConfigWarning` naming the ignored keys, and a repository
+file that is malformed is ignored with a warning instead of stopping the tool. Other
 environment variables (e.g. ``REPO_RAG_EMBED_MODEL=/models/my-code-embedder``,
 ``REPO_RAG_LLM_BASE_URL=http://127.0.0.1:8000/v1``). Every model is a path or name here so a GPU
 user can plug in a strong code embedder and a vLLM-served coder model without code changes.
@@ -11,12 +20,14 @@ from __future__ import annotations
 
 import os
 import tomllib
+import warnings
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from .errors import RepoRagError
+
 ENV_PREFIX = "REPO_RAG_"
-INDEX_DIRNAME = ".repo-rag"
 
 
 def default_cache_dir() -> Path:
@@ -117,8 +128,66 @@ class Config:
         return Path(self.cache_dir) if self.cache_dir else default_cache_dir()
 
 
-class ConfigError(ValueError):
+class ConfigError(RepoRagError, ValueError):
     """Raised for an unknown key or a value of the wrong type, naming where it came from."""
+
+
+class RepoConfigWarning(UserWarning):
+    """A repository's own ``.repo-rag.toml`` tried to set something it may not (or was malformed)."""
+
+
+REPO_CONFIG_NAME = ".repo-rag.toml"
+
+# What a repository's own config file may set: nothing here can send data anywhere, read files
+# outside the repository, load code or a model, or move where the index lives.
+REPO_SETTABLE: dict[str, frozenset[str]] = {
+    "index": frozenset({"max_file_bytes", "max_chunk_lines", "dense_scope", "extra_ignore"}),
+    "search": frozenset(
+        {"top_k", "rrf_k", "lexical_weight", "dense_weight", "graph_weight", "graph", "rerank_depth",
+         "test_prior", "doc_prior"}
+    ),
+}
+# Upper bounds for repository-set numbers, so a repository cannot make indexing unbounded.
+_REPO_LIMITS = {("index", "max_file_bytes"): 5_000_000, ("index", "max_chunk_lines"): 1_000,
+                ("search", "top_k"): 100, ("search", "rerank_depth"): 200}
+
+
+def _repo_safe_part(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """The settings of a repository config file it may set; warns naming everything else."""
+    safe: dict[str, Any] = {}
+    ignored: list[str] = []
+    for section, values in data.items():
+        allowed = REPO_SETTABLE.get(section)
+        if allowed is None or not isinstance(values, dict):
+            ignored.append(section)
+            continue
+        for key, value in values.items():
+            name = key.replace("-", "_")
+            limit = _REPO_LIMITS.get((section, name))
+            if name not in allowed or (limit is not None and not _within(value, limit)):
+                ignored.append(f"{section}.{key}")
+                continue
+            try:
+                _merge(Config(), {section: {name: value}}, where)
+            except ConfigError as exc:
+                ignored.append(f"{section}.{key} ({exc})")
+                continue
+            safe.setdefault(section, {})[name] = value
+    if ignored:
+        warnings.warn(
+            f"{where}: ignored settings a repository may not set (set them in ~/.config/repo-rag/config.toml, "
+            f"--config, REPO_RAG_* or the command line): {', '.join(ignored)}",
+            RepoConfigWarning,
+            stacklevel=3,
+        )
+    return safe
+
+
+def _within(value: Any, limit: int) -> bool:
+    try:
+        return 0 < int(value) <= limit
+    except (TypeError, ValueError):
+        return False
 
 
 def _coerce(value: Any, typ: Any, where: str) -> Any:
@@ -177,6 +246,13 @@ def _env_overrides(cfg: Config, environ: dict[str, str]) -> Config:
     return cfg
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+
+
 def load_config(
     repo: str | Path | None = None,
     path: str | Path | None = None,
@@ -185,21 +261,25 @@ def load_config(
 ) -> Config:
     """Build the effective configuration; later sources override earlier ones."""
     cfg = Config()
-    candidates = [Path.home() / ".config" / "repo-rag" / "config.toml"]
+    user_file = Path.home() / ".config" / "repo-rag" / "config.toml"
+    if user_file.is_file():
+        cfg = _merge(cfg, _read_toml(user_file), str(user_file))
     if repo is not None:
-        candidates.append(Path(repo) / ".repo-rag.toml")
+        repo_file = Path(repo) / REPO_CONFIG_NAME
+        if repo_file.is_file() and not repo_file.is_symlink():
+            try:
+                data = _read_toml(repo_file)
+            except (ConfigError, OSError) as exc:
+                warnings.warn(f"{repo_file}: ignored ({exc})", RepoConfigWarning, stacklevel=2)
+            else:
+                cfg = _merge(cfg, _repo_safe_part(data, str(repo_file)), str(repo_file))
+        elif repo_file.is_symlink():
+            warnings.warn(f"{repo_file}: ignored (a symlink)", RepoConfigWarning, stacklevel=2)
     if path is not None:
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"config file not found: {p}")
-        candidates.append(p)
-    for candidate in candidates:
-        if candidate.is_file():
-            try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"{candidate}: invalid TOML: {exc}") from exc
-            cfg = _merge(cfg, data, str(candidate))
+        cfg = _merge(cfg, _read_toml(p), str(p))
     cfg = _env_overrides(cfg, dict(os.environ if environ is None else environ))
     if overrides:
         cfg = _merge(cfg, overrides, "command line")

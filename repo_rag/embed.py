@@ -21,11 +21,12 @@ import numpy as np
 from indexers.model import content_hash
 
 from .config import EmbedConfig
+from .errors import RepoRagError
 
 _SPACES = re.compile(r"[ \t]+")
 
 
-class EmbeddingModelError(RuntimeError):
+class EmbeddingModelError(RepoRagError, RuntimeError):
     """The configured embedding model cannot be loaded (path missing, not a model, ...)."""
 
 

@@ -26,10 +26,12 @@ from pathlib import Path
 from indexers.discover import is_secret_path, read_text
 from indexers.secrets import redact_secrets
 
+from .errors import RepoRagError
+
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-class FileAccessError(PermissionError):
+class FileAccessError(RepoRagError, PermissionError):
     """A repository file was refused: outside the root, secret, or not indexed."""
 
 

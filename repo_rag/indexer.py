@@ -3,17 +3,27 @@
 Stages commit separately so the cheap channels are usable early: once the SQLite transaction of
 the parse stage commits, lexical search works while embeddings are still being computed. Only
 added or changed files are parsed and embedded again (size+mtime, then content hash).
+
+Memory stays bounded on any repository size: parsed files stream from the workers into the open
+store transaction through a fixed window of in-flight batches, so at most a few hundred parsed
+files are held at once. High-confidence secrets are redacted from file text before parsing
+(``indexers.secrets``), so they never reach chunk text, the FTS index, vectors or a prompt; the
+report counts them. The embedding stage embeds the dense-scope chunks that have no vector yet
+and commits every group, so an interrupted run is resumed by the next one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
+import multiprocessing
 import os
 import resource
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,27 +31,24 @@ from pathlib import Path
 from indexers.discover import DiscoveryResult, discover, read_text
 from indexers.model import ParsedFile, SourceFile, content_hash
 from indexers.parse import parse_source
+from indexers.secrets import redact_secrets
 from indexers.testpaths import is_test_path
 
-from .config import INDEX_DIRNAME, Config
+from .config import Config
 from .embed import Embedder, embedding_text
+from .errors import RepoRagError
+from .layout import IndexLayout
 from .lexical import fts_row
 from .store import Store
-from .vectors import VectorIndex
 
 # progress(stage, done, total, info)
 Progress = Callable[[str, int, int, str], None]
 
-DB_NAME = "index.sqlite"
-VECTORS_NAME = "vectors.faiss"
-GRAPH_NAME = "graph.pickle"
-
-
-def load_current_graph(index_dir: Path, store: Store):
+def load_current_graph(layout: IndexLayout, store: Store):
     """The saved code graph brought up to date with files edited since it was saved (or None)."""
     from .graph import build_graph, load_graph
 
-    graph = load_graph(index_dir / GRAPH_NAME)
+    graph = load_graph(layout.graph)
     if graph is not None:
         pending = json.loads(store.get_manifest().get("graph_pending", "[]"))
         if pending:
@@ -49,12 +56,8 @@ def load_current_graph(index_dir: Path, store: Store):
     return graph
 
 
-class IndexBusyError(RuntimeError):
+class IndexBusyError(RepoRagError, RuntimeError):
     """Another indexer holds the lock on this index directory."""
-
-
-def index_dir_for(repo: Path, index_dir: str | Path | None = None) -> Path:
-    return Path(index_dir) if index_dir else repo / INDEX_DIRNAME
 
 
 @dataclass
@@ -75,6 +78,8 @@ class IndexReport:
     graph_edges: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
+    secrets_redacted: int = 0  # high-confidence secrets blanked out of file text
+    files_with_secrets: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -85,6 +90,7 @@ class _Parsed:
     n_lines: int
     parsed: ParsedFile | None  # None: content unchanged since last index
     fts_rows: list[tuple[str, str, str, str]]
+    redacted: int = 0
 
 
 def _parse_one(source: SourceFile, old_hash: str | None, max_chunk_lines: int) -> _Parsed:
@@ -98,24 +104,37 @@ def _parse_one(source: SourceFile, old_hash: str | None, max_chunk_lines: int) -
     file_hash = content_hash(text)
     if file_hash == old_hash:
         return _Parsed(source, file_hash, 0, None, [])
+    text, redacted = redact_secrets(text)
     parsed = parse_source(source.path, text, source.language, max_chunk_lines=max_chunk_lines)
-    return _Parsed(source, file_hash, text.count("\n") + 1, parsed, [fts_row(c) for c in parsed.chunks])
+    return _Parsed(source, file_hash, text.count("\n") + 1, parsed, [fts_row(c) for c in parsed.chunks], redacted)
 
 
 def _parse_batch(items: list[tuple[SourceFile, str | None]], max_chunk_lines: int) -> list[_Parsed]:
     return [_parse_one(s, h, max_chunk_lines) for s, h in items]
 
 
+def _drop_inherited_lock(fd: int | None) -> None:
+    """Parse-worker initializer: a forked worker must not keep the index lock alive.
+
+    flock belongs to the open file, shared by every forked copy of the descriptor; if the indexer
+    is killed, orphaned workers would otherwise hold the lock and refuse every later run.
+    """
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 @contextmanager
-def _lock(index_dir: Path) -> Iterator[None]:
-    index_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(index_dir / "index.lock", os.O_CREAT | os.O_RDWR, 0o644)
+def _lock(layout: IndexLayout) -> Iterator[int]:
+    layout.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    index_dir = layout.dir
+    fd = os.open(layout.lock, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise IndexBusyError(f"another repo-rag indexer is running on {index_dir}") from exc
-        yield
+        yield fd
     finally:
         os.close(fd)
 
@@ -135,14 +154,16 @@ class Indexer:
         if not self.repo.is_dir():
             raise FileNotFoundError(f"repository path does not exist or is not a directory: {repo}")
         self.config = config
-        self.index_dir = index_dir_for(self.repo, index_dir).resolve()
+        self.layout = IndexLayout.for_repo(self.repo, config, index_dir)
+        self.index_dir = self.layout.dir
         self._changed_paths: set[str] | None = None  # None: first build, no previous graph
         self._files_added = False
+        self._lock_fd: int | None = None
 
     def discover(self) -> DiscoveryResult:
         extra = list(self.config.index.extra_ignore)
         try:  # an index dir inside the repo is never indexed
-            extra.append(self.index_dir.relative_to(self.repo).as_posix() + "/")
+            extra.append(self.index_dir.resolve().relative_to(self.repo).as_posix() + "/")
         except ValueError:
             pass
         return discover(
@@ -157,7 +178,9 @@ class Indexer:
     ) -> IndexReport:
         progress = progress or (lambda *a: None)
         report = IndexReport(repo=str(self.repo))
-        with _lock(self.index_dir):
+        with _lock(self.layout) as lock_fd:
+            self._lock_fd = lock_fd
+            report.notes.extend(self.layout.claim())
             t0 = time.perf_counter()
             found = self.discover()
             report.files_seen = len(found.files)
@@ -165,7 +188,7 @@ class Indexer:
             report.seconds["discover"] = time.perf_counter() - t0
             progress("discover", len(found.files), len(found.files), "")
 
-            store = Store(self.index_dir / DB_NAME, create=True)
+            store = Store(self.layout.db, create=True)
             try:
                 self._parse_and_store(store, found, report, progress, workers)
                 self._graph(store, report, progress)
@@ -184,6 +207,11 @@ class Indexer:
     def _parse_and_store(
         self, store: Store, found: DiscoveryResult, report: IndexReport, progress: Progress, workers: int | None
     ) -> None:
+        """Parse added/changed files and write them as they arrive, in one transaction.
+
+        Parsing and writing overlap (bounded memory, see module docstring); the transaction makes
+        the pass all-or-nothing for readers and for a kill.
+        """
         t0 = time.perf_counter()
         stored = store.files()
         todo: list[tuple[SourceFile, str | None]] = []
@@ -194,32 +222,32 @@ class Indexer:
                 continue
             todo.append((f, old.hash if old else None))
         removed = set(stored) - {f.path for f in found.files}
-        results = list(self._parse_all(todo, progress, workers))
-        self._changed_paths = {r.source.path for r in results if r.parsed is not None} if stored else None
-        self._files_added = any(r.source.path not in stored for r in results)
-        report.seconds["parse"] = time.perf_counter() - t0
-
-        t1 = time.perf_counter()
-        progress("store", 0, len(results), "writing")
+        changed: set[str] = set()
+        self._files_added = any(f.path not in stored for f, _ in todo)
+        progress("store", 0, len(todo), "writing")
         with store.transaction() as con:
-            for r in results:
+            for r in self._parse_all(todo, progress, workers):
                 if r.parsed is None:
                     store.touch_file(con, stored[r.source.path].id, r.source.size, r.source.mtime_ns)
                     report.files_unchanged += 1
                     continue
+                changed.add(r.source.path)
                 ids = store.put_file(
                     con, r.source, r.file_hash, r.n_lines, r.parsed, r.fts_rows, is_test_path(r.source.path)
                 )
                 report.files_parsed += 1
                 report.chunks_written += len(ids)
                 report.parse_errors += bool(r.parsed.error)
+                report.secrets_redacted += r.redacted
+                report.files_with_secrets += bool(r.redacted)
             for path in removed:
                 store.delete_file(con, stored[path].id)
             report.files_removed = len(removed)
+            self._changed_paths = changed if stored else None
             # Files whose graph edges are not yet in the saved graph (cleared once it is rebuilt);
             # written in this transaction so a crash can never leave the graph silently stale.
             dirty = set(json.loads(store.get_manifest().get("graph_pending", "[]")))
-            dirty |= (self._changed_paths or set()) | removed
+            dirty |= changed | removed if stored else set()
             store.set_manifest(
                 con,
                 {
@@ -229,12 +257,21 @@ class Indexer:
                     "graph_pending": sorted(dirty),
                 },
             )
-        report.seconds["store"] = time.perf_counter() - t1
-        progress("store", report.files_parsed, len(results), f"{report.chunks_written} chunks")
+        report.seconds["parse"] = time.perf_counter() - t0  # parse and store overlap
+        progress("store", report.files_parsed, len(todo), f"{report.chunks_written} chunks")
+        if report.secrets_redacted:
+            report.notes.append(
+                f"redacted {report.secrets_redacted} secret(s) (keys, tokens) in {report.files_with_secrets} file(s): "
+                "they are not in the index and never sent to a model"
+            )
+
+    BATCH_FILES = 32  # files per worker task
+    WINDOW_BATCHES_PER_WORKER = 2  # in-flight tasks per worker: bounds memory, keeps workers busy
 
     def _parse_all(
         self, todo: list[tuple[SourceFile, str | None]], progress: Progress, workers: int | None
     ) -> Iterator[_Parsed]:
+        """Parsed files in input order; in worker processes with a bounded window of batches."""
         max_lines = self.config.index.max_chunk_lines
         workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
         if workers <= 1 or len(todo) < 64:
@@ -242,20 +279,33 @@ class Indexer:
                 yield _parse_one(*item, max_lines)
                 progress("parse", i, len(todo), "")
             return
-        batches = [todo[i : i + 32] for i in range(0, len(todo), 32)]
+        batches = iter([todo[i : i + self.BATCH_FILES] for i in range(0, len(todo), self.BATCH_FILES)])
+        window: deque[Future[list[_Parsed]]] = deque()
         done = 0
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for batch in pool.map(_parse_batch, batches, [max_lines] * len(batches)):
-                done += len(batch)
+        inherited = self._lock_fd if multiprocessing.get_start_method() == "fork" else None
+        with ProcessPoolExecutor(max_workers=workers, initializer=_drop_inherited_lock, initargs=(inherited,)) as pool:
+
+            def refill() -> None:
+                while len(window) < workers * self.WINDOW_BATCHES_PER_WORKER:
+                    batch = next(batches, None)
+                    if batch is None:
+                        return
+                    window.append(pool.submit(_parse_batch, batch, max_lines))
+
+            refill()
+            while window:
+                batch_result = window.popleft().result()
+                refill()
+                done += len(batch_result)
                 progress("parse", done, len(todo), "")
-                yield from batch
+                yield from batch_result
 
     # -- stage 2: graph ----------------------------------------------------------------------
     def _graph(self, store: Store, report: IndexReport, progress: Progress) -> None:
         from .graph import build_graph, load_graph, save_graph
 
         t0 = time.perf_counter()
-        graph_path = self.index_dir / GRAPH_NAME
+        graph_path = self.layout.graph
         pending = json.loads(store.get_manifest().get("graph_pending", "[]"))
         small = (
             self._changed_paths is not None
@@ -283,61 +333,58 @@ class Indexer:
         progress("graph", report.graph_edges, report.graph_edges, f"{report.graph_nodes} nodes")
 
     # -- stage 3: dense ----------------------------------------------------------------------
+    EMBED_GROUP = 2048  # chunks per committed group: a kill loses at most one group's work
+
     def _dense(self, store: Store, report: IndexReport, progress: Progress) -> None:
+        """Embed dense-scope chunks without a vector; drop vectors of chunks out of scope.
+
+        The work list is recomputed from the store every run, so it is durable by construction:
+        a run killed mid-way leaves committed groups in place and the next run embeds the rest.
+        """
         t0 = time.perf_counter()
         cfg = self.config.embed
-        path = self.index_dir / VECTORS_NAME
         fingerprint = json.dumps(
             [cfg.model, cfg.max_seq_length, cfg.backend, cfg.body_chars, self.config.index.dense_scope]
         )
         manifest = store.get_manifest()
-        unchanged = report.chunks_written == 0 and report.files_removed == 0
-        if unchanged and path.exists() and manifest.get("dense_fingerprint") == fingerprint:
-            report.dense_chunks = int(manifest.get("dense_chunks", "0"))
-            report.seconds["embed"] = time.perf_counter() - t0
-            return  # nothing to embed and nothing to load
-        embedder = Embedder(cfg, self.config.cache_path)
-        vectors = VectorIndex.load(path)
-        if vectors is None or vectors.model_id != embedder.model_id or vectors.dim != embedder.dim:
-            if vectors is not None:
-                report.notes.append(
-                    f"embedding model changed ({vectors.model_id} -> {embedder.model_id}): re-embedding"
-                )
-            vectors = VectorIndex(embedder.dim, embedder.model_id)
         wanted_ids = store.dense_chunk_ids(everything=self.config.index.dense_scope == "all")
-        have = vectors.ids()
-        vectors.remove(have - wanted_ids)
-        missing = sorted(wanted_ids - have)
-        wanted = store.chunks_by_ids(missing)
         report.dense_chunks = len(wanted_ids)
-        group = 2048
-        for start in range(0, len(missing), group):
-            ids = missing[start : start + group]
+        same_config = manifest.get("dense_fingerprint") == fingerprint
+        have = store.vector_ids() if same_config else set()
+        missing = sorted(wanted_ids - have)
+        if same_config and not missing and not have - wanted_ids:
+            report.seconds["embed"] = time.perf_counter() - t0
+            return  # nothing to embed: the model is not even loaded
+        embedder = Embedder(cfg, self.config.cache_path)
+        with store.transaction() as con:
+            if not same_config or manifest.get("embed_model") != embedder.model_id:
+                if manifest.get("embed_model") and manifest.get("embed_model") != embedder.model_id:
+                    report.notes.append(
+                        f"embedding model changed ({manifest.get('embed_model')} -> {embedder.model_id}): re-embedding"
+                    )
+                store.delete_vectors(con)
+                have, missing = set(), sorted(wanted_ids)
+            else:
+                store.delete_vectors(con, have - wanted_ids)
+            store.set_manifest(
+                con, {"embed_model": embedder.model_id, "embed_dim": embedder.dim, "dense_fingerprint": fingerprint}
+            )
+        for start in range(0, len(missing), self.EMBED_GROUP):
+            ids = missing[start : start + self.EMBED_GROUP]
+            wanted = store.chunks_by_ids(ids)
+            ids = [i for i in ids if i in wanted]  # deleted meanwhile: nothing to embed
             texts = [
                 embedding_text(c.path, c.qualname, c.signature, c.docstring, c.text, cfg.body_chars)
                 for c in (wanted[i] for i in ids)
             ]
-            base = start
 
-            def on_batch(done: int, total: int, rate: float, base: int = base) -> None:
+            def on_batch(done: int, total: int, rate: float, base: int = start) -> None:
                 progress("embed", base + done, len(missing), f"{rate:.0f} chunks/s")
 
             vecs, cached_before = embedder.embed_texts(texts, progress=on_batch)
             report.embedded += len(ids) - cached_before
             report.embedded_from_cache += cached_before
-            vectors.add(ids, vecs)
-            vectors.save(path)  # partial progress is usable and survives a kill
+            with store.transaction() as con:  # committed per group: usable and kept if killed later
+                store.put_vectors(con, ids, vecs)
             progress("embed", start + len(ids), len(missing), "")
-        if not missing and (not path.exists() or have - wanted_ids):
-            vectors.save(path)
-        with store.transaction() as con:
-            store.set_manifest(
-                con,
-                {
-                    "embed_model": embedder.model_id,
-                    "embed_dim": embedder.dim,
-                    "dense_fingerprint": fingerprint,
-                    "dense_chunks": len(wanted_ids),
-                },
-            )
         report.seconds["embed"] = time.perf_counter() - t0

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import RepoRagError
+
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-class OnnxUnsupportedError(RuntimeError):
+class OnnxUnsupportedError(RepoRagError, RuntimeError):
     """The model cannot be served by the ONNX path (pooling, architecture or missing packages)."""
 
 

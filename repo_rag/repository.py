@@ -17,22 +17,15 @@ from pathlib import Path
 
 from .config import Config, load_config
 from .embed import Embedder
+from .errors import RepoRagError
 from .files import FileAccessError, FileGate
 from .hits import SearchResult
-from .indexer import (
-    DB_NAME,
-    GRAPH_NAME,
-    VECTORS_NAME,
-    Indexer,
-    IndexReport,
-    Progress,
-    index_dir_for,
-    load_current_graph,
-)
+from .indexer import Indexer, IndexReport, Progress, load_current_graph
+from .layout import IndexLayout
+from .query import check_question
 from .retrieve import CHANNELS, FileHit, HybridRetriever
 from .store import IndexMissingError, Store
 from .vectors import VectorIndex
-
 
 # Kept under its old name for library users: a refused file read (outside, secret, not indexed).
 PathOutsideRepoError = FileAccessError
@@ -44,7 +37,8 @@ class Repository:
         if not self.root.is_dir():
             raise FileNotFoundError(f"repository path does not exist or is not a directory: {root}")
         self.config = config or load_config(self.root)
-        self.index_dir = index_dir_for(self.root, index_dir).resolve()
+        self.layout = IndexLayout.for_repo(self.root, self.config, index_dir)
+        self.index_dir = self.layout.dir
         self._lock = threading.RLock()
         self._store: Store | None = None
         self._embedder: Embedder | None = None
@@ -65,17 +59,30 @@ class Repository:
             self._stamp = None  # force reload on next query
         return report
 
+    def drop_vectors(self) -> None:
+        """Forget every dense vector (the next ``index()`` re-embeds; the embedding cache refills most)."""
+        self.layout.check()
+        store = Store(self.layout.db)
+        try:
+            with store.transaction() as con:
+                store.delete_vectors(con)
+                store.set_manifest(con, {"dense_fingerprint": ""})
+        finally:
+            store.close()
+        with self._lock:
+            self._stamp = None
+
     @property
     def is_indexed(self) -> bool:
-        return (self.index_dir / DB_NAME).exists()
+        return self.layout.exists
 
     # -- loading -----------------------------------------------------------------------------
     def _current_stamp(self) -> tuple:
-        def mtime(name: str) -> float:
-            p = self.index_dir / name
+        def mtime(p: Path) -> float:
             return p.stat().st_mtime_ns if p.exists() else 0
 
-        return (mtime(DB_NAME + "-wal"), mtime(DB_NAME), mtime(VECTORS_NAME), mtime(GRAPH_NAME))
+        db = self.layout.db
+        return (mtime(db.with_name(db.name + "-wal")), mtime(db), mtime(self.layout.graph), mtime(self.layout.stamp))
 
     @property
     def store(self) -> Store:
@@ -97,9 +104,10 @@ class Repository:
             stamp = self._current_stamp()
             if self._retriever is not None and stamp == self._stamp:
                 return self._retriever
+            self.layout.check()  # never read an index this tool did not write for this repository
             if self._store is None:
-                self._store = Store(self.index_dir / DB_NAME)
-            vectors = VectorIndex.load(self.index_dir / VECTORS_NAME) if self.config.embed.enabled else None
+                self._store = Store(self.layout.db)
+            vectors = VectorIndex.from_store(self._store) if self.config.embed.enabled else None
             embedder = None
             if vectors is not None:
                 embedder = self.embedder
@@ -120,7 +128,7 @@ class Repository:
             return self._retriever
 
     def _load_graph(self):
-        return load_current_graph(self.index_dir, self._store)
+        return load_current_graph(self.layout, self._store)
 
     @property
     def graph(self):
@@ -130,20 +138,33 @@ class Repository:
 
     # -- queries -----------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None, channels: tuple[str, ...] = CHANNELS) -> SearchResult:
+        check_question(query, self.config.search.max_query_chars)
         return self._ensure_loaded().search(query, k=k, channels=channels)
 
     def search_files(self, query: str, k: int = 10, channels: tuple[str, ...] = CHANNELS) -> list[FileHit]:
+        check_question(query, self.config.search.max_query_chars)
         return self._ensure_loaded().search_files(query, k=k, channels=channels)
 
     def ask(self, question: str, *, stream: bool = False, **options):
-        """Answer ``question`` from this repository's code (options: see repo_rag.answer).
+        """Answer ``question`` from this repository's code (options: see repo_rag.answer.Answerer.stream).
 
         With ``stream=True`` returns an iterator of AnswerEvent (sources first, then tokens, then
-        the verified Answer); otherwise the verified Answer.
+        the verified Answer); otherwise the verified Answer. The question is checked (empty, or
+        over ``search.max_query_chars``) before any work, also when streaming.
         """
-        from .answer import answer_question, stream_answer
+        from .answer import Answerer
 
-        return stream_answer(self, question, **options) if stream else answer_question(self, question, **options)
+        with self._lock:
+            answerer = getattr(self, "_answerer", None)
+            if answerer is None:
+                answerer = self._answerer = Answerer(
+                    self.search,
+                    self.files,
+                    self.store,
+                    self.config.llm,
+                    max_query_chars=self.config.search.max_query_chars,
+                )
+        return answerer.stream(question, **options) if stream else answerer.answer(question, **options)
 
     @property
     def files(self) -> FileGate:
@@ -167,5 +188,5 @@ class Repository:
                 self._store.close()
 
 
-class IndexModelMismatchError(RuntimeError):
+class IndexModelMismatchError(RepoRagError, RuntimeError):
     """The index was embedded with another model than the configured one."""

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .embed import embedding_text
+from .errors import RepoRagError
 from .store import StoredChunk
 
 
-class RerankerError(RuntimeError):
+class RerankerError(RepoRagError, RuntimeError):
     """The configured reranker cannot be loaded."""
 
 

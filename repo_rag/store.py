@@ -1,12 +1,20 @@
 """SQLite store for one repository's index: files, chunks, raw graph facts, lexical FTS5 index.
 
-One database file under ``<repo>/.repo-rag/index.sqlite`` in WAL mode: every indexing pass runs
-in a single transaction, so a killed indexer leaves the previous index complete and readable
-(readers never see a half-written pass). Vectors live beside it (see repo_rag.vectors).
+One database file (``index.sqlite`` in the index directory, see repo_rag.layout) in WAL mode: every
+indexing pass runs in a single transaction, so a killed indexer leaves the previous index complete
+and readable (readers never see a half-written pass).
+
+Chunk ids are ``AUTOINCREMENT``: an id is never handed out twice, so anything keyed by it (FTS
+rows, dense vectors) can never be mistaken for a later chunk's. Dense vectors live in this
+database too (``vectors``, one float32 blob per chunk, deleted with their chunk by a foreign-key
+cascade), so a vector can never outlive or mismatch its chunk text, and the embedding work still
+to do is simply "dense-scope chunks without a vector": it survives any kill and the next run
+resumes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -15,9 +23,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from indexers.model import Definition, Import, ParsedFile, Reference, SourceFile
 
-SCHEMA_VERSION = 3
+from .errors import RepoRagError
+
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,7 +44,7 @@ CREATE TABLE IF NOT EXISTS files (
     error TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     path TEXT NOT NULL,
     start_line INTEGER NOT NULL,
@@ -72,6 +84,10 @@ CREATE TABLE IF NOT EXISTS refs (
 );
 CREATE INDEX IF NOT EXISTS refs_file ON refs(file_id);
 CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
+CREATE TABLE IF NOT EXISTS vectors (
+    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    vec BLOB NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(
     path, name, doc, body, tokenize = "unicode61 tokenchars '_'"
 );
@@ -79,8 +95,16 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_fts, 'row')
 """
 
 
-class IndexMissingError(FileNotFoundError):
+class IndexMissingError(RepoRagError, FileNotFoundError):
     """No index exists yet for a repository; the message tells the user what to run."""
+
+
+class IndexWriteError(RepoRagError, OSError):
+    """Writing the index failed (disk full, read-only, I/O); the previous index is unchanged."""
+
+
+class IndexCorruptError(RepoRagError, RuntimeError):
+    """The index database cannot be read; re-indexing rebuilds it."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +146,11 @@ _CHUNK_COLUMNS = (
 )
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == getattr(sqlite3, "SQLITE_FULL", 13) or "disk is full" in str(exc) or "disk I/O" in str(exc)
+
+
 def _row_to_chunk(row: tuple) -> StoredChunk:
     return StoredChunk(*row[:14], bool(row[14]))
 
@@ -135,12 +164,24 @@ class Store:
             raise IndexMissingError(str(self.db_path))
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        if create:
-            self.con.executescript(_SCHEMA)  # idempotent DDL; executescript commits on its own
-            with self.transaction() as con:
-                if self.get_manifest().get("schema_version") not in (None, str(SCHEMA_VERSION)):
-                    raise RuntimeError("unsupported index schema; delete the index directory and re-index")
-                con.execute("INSERT OR REPLACE INTO manifest VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        try:
+            if create:
+                self.con.executescript(_SCHEMA)  # idempotent DDL; executescript commits on its own
+                with self.transaction() as con:
+                    if self.get_manifest().get("schema_version") not in (None, str(SCHEMA_VERSION)):
+                        raise IndexCorruptError(f"{self.db_path}: unsupported index schema: re-index to rebuild it")
+                    con.execute(
+                        "INSERT OR REPLACE INTO manifest VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    )
+            elif self.get_manifest().get("schema_version") != str(SCHEMA_VERSION):
+                raise IndexCorruptError(
+                    f"{self.db_path}: not an index of this repo-rag version: re-index to rebuild it"
+                )
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            if is_disk_full(exc):
+                raise IndexWriteError(f"no space left to write the index at {self.db_path.parent}") from exc
+            raise IndexCorruptError(f"{self.db_path}: unreadable index ({exc}): re-index to rebuild it") from exc
 
     # -- connections -------------------------------------------------------------------------
     @property
@@ -152,6 +193,8 @@ class Store:
             con.execute("PRAGMA synchronous=NORMAL")
             con.execute("PRAGMA foreign_keys=ON")
             con.execute("PRAGMA temp_store=MEMORY")
+            # Defence in depth: schema objects (views, triggers) may not call functions with side effects.
+            con.execute("PRAGMA trusted_schema=OFF")
             self._local.con = con
         return con
 
@@ -162,10 +205,19 @@ class Store:
         con.execute("BEGIN IMMEDIATE")
         try:
             yield con
-        except BaseException:
-            con.execute("ROLLBACK")
+            con.execute("COMMIT")
+        except BaseException as exc:
+            # SQLite may already have rolled back (e.g. SQLITE_FULL): a second ROLLBACK would raise
+            # "no transaction is active" and hide the real error.
+            if con.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and is_disk_full(exc):
+                raise IndexWriteError(
+                    f"no space left to write the index at {self.db_path.parent} ({exc}); "
+                    "the previous index is unchanged"
+                ) from exc
             raise
-        con.execute("COMMIT")
 
     def close(self) -> None:
         con = getattr(self._local, "con", None)
@@ -312,6 +364,36 @@ class Store:
 
     def chunk_ids(self) -> set[int]:
         return {r[0] for r in self.con.execute("SELECT id FROM chunks")}
+
+    # -- dense vectors -----------------------------------------------------------------------
+    def vector_ids(self) -> set[int]:
+        return {r[0] for r in self.con.execute("SELECT chunk_id FROM vectors")}
+
+    def put_vectors(self, con: sqlite3.Connection, ids: Iterable[int], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype="<f4")
+        con.executemany(
+            "INSERT OR REPLACE INTO vectors (chunk_id, vec) VALUES (?, ?)",
+            ((int(i), vectors[row].tobytes()) for row, i in enumerate(ids)),
+        )
+
+    def delete_vectors(self, con: sqlite3.Connection, ids: Iterable[int] | None = None) -> None:
+        """Delete the vectors of ``ids`` (all vectors when None)."""
+        if ids is None:
+            con.execute("DELETE FROM vectors")
+            return
+        con.executemany("DELETE FROM vectors WHERE chunk_id = ?", ((int(i),) for i in ids))
+
+    def load_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids int64, vectors float32 n x dim); rows of another length are skipped."""
+        ids: list[int] = []
+        rows: list[bytes] = []
+        size = dim * 4
+        for chunk_id, blob in self.con.execute("SELECT chunk_id, vec FROM vectors ORDER BY chunk_id"):
+            if isinstance(blob, bytes) and len(blob) == size:
+                ids.append(chunk_id)
+                rows.append(blob)
+        matrix = np.frombuffer(b"".join(rows), dtype="<f4").reshape(len(rows), dim) if rows else np.zeros((0, dim))
+        return np.asarray(ids, dtype=np.int64), matrix.astype(np.float32, copy=False)
 
     # -- raw facts (graph input) -------------------------------------------------------------
     def definitions(self) -> Iterator[tuple[str, Definition]]:

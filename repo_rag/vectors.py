@@ -1,19 +1,19 @@
-"""FAISS vector index keyed by chunk id, saved atomically beside the SQLite store.
+"""In-memory FAISS search over the dense vectors stored in the index database.
 
-Exact inner-product search (vectors are normalised): at repository scale (≤ a few 100k chunks) a
-flat index answers in milliseconds and needs no training. Ids are chunk rowids, so the index can
-be reconciled with the store at any time (stale ids removed, missing ones added), which makes an
-interrupted indexer self-healing. When faiss-gpu and a GPU are present, searches run on the GPU.
+Vectors are persisted as plain float32 rows in SQLite (see repo_rag.store), never as a FAISS or
+pickle file, so loading an index deserialises no foreign format. At load time they go into an
+exact inner-product index (vectors are normalised): at repository scale (≤ a few 100k chunks) a
+flat index answers in milliseconds, needs no training and builds in well under a second. Ids are
+chunk ids, which are never reused. When faiss-gpu and a GPU are present, searches run on the GPU.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import threading
-from pathlib import Path
 
 import numpy as np
+
+from .store import Store
 
 _CONFIGURED = False
 
@@ -39,52 +39,27 @@ class VectorIndex:
         self._gpu_index = None
         self._lock = threading.Lock()
 
-    # -- persistence -------------------------------------------------------------------------
-    @staticmethod
-    def meta_path(path: Path) -> Path:
-        return path.with_suffix(".json")
-
     @classmethod
-    def load(cls, path: Path) -> VectorIndex | None:
-        """The saved index, or None when there is none (or it is unreadable: it is derived data)."""
-        meta_file = cls.meta_path(path)
-        if not path.exists() or not meta_file.exists():
-            return None
+    def from_store(cls, store: Store) -> VectorIndex | None:
+        """The stored vectors of ``store`` (None when it has none or no recorded model)."""
+        manifest = store.get_manifest()
+        model_id = manifest.get("embed_model", "")
         try:
-            meta = json.loads(meta_file.read_text())
-            faiss = _faiss()
-            index = faiss.read_index(str(path))
-        except (OSError, ValueError, RuntimeError):
+            dim = int(manifest.get("embed_dim", "0"))
+        except ValueError:
             return None
-        obj = cls(int(meta["dim"]), meta["model_id"])
-        obj.index = index
+        if not model_id or not 0 < dim <= 65536:
+            return None
+        ids, matrix = store.load_vectors(dim)
+        if not len(ids):
+            return None
+        obj = cls(dim, model_id)
+        obj.add(ids.tolist(), matrix)
         return obj
-
-    def save(self, path: Path) -> None:
-        """Write to temp files then rename: a reader (or a crash) never sees a partial index."""
-        faiss = _faiss()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        with self._lock:
-            faiss.write_index(self.index, str(tmp))
-        meta_tmp = self.meta_path(path).with_name(self.meta_path(path).name + f".tmp{os.getpid()}")
-        meta_tmp.write_text(json.dumps({"dim": self.dim, "model_id": self.model_id, "count": len(self)}))
-        os.replace(meta_tmp, self.meta_path(path))
-        os.replace(tmp, path)
 
     # -- content -----------------------------------------------------------------------------
     def __len__(self) -> int:
         return int(self.index.ntotal)
-
-    def ids(self) -> set[int]:
-        faiss = _faiss()
-        return set(faiss.vector_to_array(self.index.id_map).tolist()) if len(self) else set()
-
-    def remove(self, ids: set[int]) -> None:
-        if ids:
-            with self._lock:
-                self.index.remove_ids(np.fromiter(ids, dtype=np.int64))
-                self._gpu_index = None
 
     def add(self, ids: list[int], vectors: np.ndarray) -> None:
         if ids:

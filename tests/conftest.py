@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -41,3 +42,20 @@ def polyglot_repo(polyglot_copy: Path, tmp_path_factory: pytest.TempPathFactory)
     repo = Repository(polyglot_copy, load_config(polyglot_copy), index_dir)
     repo.index()
     return repo
+
+
+def stored_vectors(store) -> dict[tuple, np.ndarray]:
+    """Dense vectors of a store keyed by their chunk's (path, lines, part, content hash)."""
+    rows = store.con.execute(
+        "SELECT c.path, c.start_line, c.end_line, c.part, c.hash, v.vec "
+        "FROM vectors v JOIN chunks c ON c.id = v.chunk_id"
+    )
+    return {tuple(r[:5]): np.frombuffer(r[5], dtype="<f4") for r in rows}
+
+
+def assert_same_vectors(a, b) -> None:
+    """Both stores hold a vector for the same chunks, and the same vector (cosine > 0.999) for each."""
+    va, vb = stored_vectors(a), stored_vectors(b)
+    assert set(va) == set(vb), set(va) ^ set(vb)
+    for key in va:
+        assert float(va[key] @ vb[key]) > 0.999, f"stale vector for {key}"
