@@ -370,3 +370,13 @@ def test_canary_secrets_never_reach_the_index_files(tmp_path: Path) -> None:
     repo = Repository(repo_dir, load_config(repo_dir), index_dir)
     assert "settings.py" in repo.store.files()  # the file is indexed, its secrets are not
     assert any(h.path == "settings.py" for h in repo.search("allowed hosts", k=5).hits)
+
+
+def test_an_automatic_rollback_does_not_mask_the_real_error(tmp_path: Path) -> None:
+    """On SQLITE_FULL/IOERR SQLite may roll back by itself; a second ROLLBACK must not replace the error."""
+    store = Store(tmp_path / "index.sqlite", create=True)
+    with pytest.raises(IndexWriteError, match="no space left"), store.transaction() as con:
+        con.execute("INSERT INTO manifest VALUES ('k', 'v')")
+        con.execute("ROLLBACK")  # what SQLite does on its own for some disk-full failures
+        raise sqlite3.OperationalError("database or disk is full")
+    assert "k" not in store.get_manifest()
