@@ -15,11 +15,14 @@ and commits every group, so an interrupted run is resumed by the next one.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import json
 import multiprocessing
 import os
 import resource
+import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -113,8 +116,8 @@ def _parse_batch(items: list[tuple[SourceFile, str | None]], max_chunk_lines: in
     return [_parse_one(s, h, max_chunk_lines) for s, h in items]
 
 
-def _drop_inherited_lock(fd: int | None) -> None:
-    """Parse-worker initializer: a forked worker must not keep the index lock alive.
+def _init_worker(fd: int | None) -> None:
+    """Parse-worker initializer: a worker dies with the indexer and never keeps its lock alive.
 
     flock belongs to the open file, shared by every forked copy of the descriptor; if the indexer
     is killed, orphaned workers would otherwise hold the lock and refuse every later run.
@@ -122,6 +125,12 @@ def _drop_inherited_lock(fd: int | None) -> None:
     if fd is not None:
         with contextlib.suppress(OSError):
             os.close(fd)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: killed when the indexer dies
+            if os.getppid() == 1:  # the indexer died before this line
+                os._exit(1)
 
 
 @contextmanager
@@ -283,7 +292,7 @@ class Indexer:
         window: deque[Future[list[_Parsed]]] = deque()
         done = 0
         inherited = self._lock_fd if multiprocessing.get_start_method() == "fork" else None
-        with ProcessPoolExecutor(max_workers=workers, initializer=_drop_inherited_lock, initargs=(inherited,)) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(inherited,)) as pool:
 
             def refill() -> None:
                 while len(window) < workers * self.WINDOW_BATCHES_PER_WORKER:
