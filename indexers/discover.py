@@ -8,7 +8,8 @@ is what git does and what makes ``!`` re-includes in ``.repo-ragignore`` behave 
 Order of decisions for each path, first match wins:
 
 1. secrets (never overridable, not even by ``!`` in ``.repo-ragignore``), VCS and index dirs;
-2. symlinks (skipped, or followed with loop and escape checks);
+2. symlinks: refused when their resolved target is secret (``notes.txt -> .env``), else
+   skipped, or followed with loop and escape checks;
 3. ``.gitignore`` files (every level) and ``.git/info/exclude``, then the default skip list
    (``node_modules/``, ``build/``, virtualenvs, ...);
 4. ``extra_ignore``, else ``.repo-ragignore`` at the root (same syntax, matched from the
@@ -52,6 +53,7 @@ SYMLINK_LOOP = "symlink loop"
 SYMLINK_OUTSIDE = "symlink outside repo"
 SYMLINK_BROKEN = "broken symlink"
 SYMLINK_DUPLICATE = "symlink duplicate"
+SYMLINK_SECRET = "symlink to secret"
 NOT_REGULAR = "not a regular file"
 UNREADABLE = "unreadable"
 GITIGNORE = "gitignore"
@@ -128,16 +130,39 @@ GENERATED_INFIX = ".generated."
 DATA_EXTENSIONS = frozenset({".csv", ".tsv", ".psv", ".jsonl", ".ndjson", ".log", ".dat", ".arff"})
 
 # Secrets: matched case-insensitively on the file name (and directory names for SECRET_DIRS).
+# Only names that hold credentials by convention: a false positive hides a file from the index,
+# so ordinary code (``credentials.py``, ``secrets_manager.py``, ``tokens.go``) stays in.
 SECRET_DIRS = frozenset({".aws", ".ssh", ".gnupg", ".env"})
 _SECRET_NAME_GLOBS = (
-    ".env", ".env.*", ".envrc", "*.pem", "*.key", "*.p12", "*.pfx", "*.keystore", "*.jks",
-    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "*.kdbx", "*.ppk", "*.gpg", ".npmrc",
-    ".pypirc", ".netrc", "_netrc", ".pgpass", ".git-credentials", ".htpasswd", "credentials",
-    "credentials.json", "*credentials*.json", "secrets.yaml", "secrets.yml", "secrets.json",
-    "secrets.toml", "service-account*.json",
+    # dotenv and shell environments
+    ".env", ".env.*", ".envrc", ".dev.vars",
+    # private keys, keystores, password safes
+    "*.pem", "*.key", "*.p8", "*.p12", "*.pfx", "*.pkcs12", "*.keystore", "*.jks", "*.keytab",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "*.kdbx", "*.ppk", "*.gpg", "secring.*",
+    "*private*.asc", "*secret*.asc", "*.ovpn",
+    # package registries, VCS and tools with tokens in their rc files
+    ".npmrc", ".yarnrc", ".yarnrc.yml", ".pypirc", ".netrc", "_netrc", ".pgpass", ".my.cnf",
+    ".git-credentials", ".vault-token", ".terraformrc", "terraform.rc", ".s3cfg", ".boto",
+    ".passwd-s3fs", "passwd-s3fs", ".dockercfg", "htpasswd", ".htpasswd", "*.htpasswd",
+    # cloud credentials and infrastructure state (terraform state holds every secret it created)
+    "credentials", "*credentials*.json", "client_secret*.json", "service-account*.json",
+    "accesstokens.json", "kubeconfig", "*.kubeconfig", "*.tfstate", "*.tfstate.*", "*.tfvars",
+    "*.tfvars.json",
+    # secret stores by name
+    "secrets.yaml", "secrets.yml", "secrets.json", "secrets.toml", "*.secret", "*.secrets",
 )
 _SECRET_NAME_RE = re.compile("|".join(fnmatch.translate(g) for g in _SECRET_NAME_GLOBS))
-_SECRET_PATH_SUFFIXES = ("/.docker/config.json",)
+# 'credentials.<ext>' is secret (credentials.yml, credentials.xml, credentials.yml.enc, ...) unless
+# the extension says it is source code or documentation: 'auth/credentials.py' is code.
+_CREDENTIALS_STEM = "credentials."
+_CODE_OR_DOC_EXTENSIONS = frozenset({
+    ".py", ".pyi", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx", ".java", ".go", ".rs",
+    ".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".cs", ".rb", ".php", ".kt", ".kts", ".scala",
+    ".swift", ".lua", ".dart", ".ex", ".exs", ".erl", ".clj", ".hs", ".ml", ".fs", ".vue", ".svelte",
+    ".m", ".mm", ".r", ".jl", ".pl", ".pm", ".groovy", ".md", ".rst", ".adoc",
+})
+# Files secret only at a well-known place: matched on the end of the lower-cased path.
+_SECRET_PATH_SUFFIXES = ("/.docker/config.json", "/.kube/config", "/.config/gh/hosts.yml")
 
 _GENERATED_MARK_RE = re.compile(rb"@generated\b")
 _GENERATED_WORD_RE = re.compile(rb"(?i)\bgenerated\b")
@@ -164,7 +189,20 @@ def _is_secret_name(lower_name: str, path: str) -> bool:
     """The file-name part of is_secret_path (the walk has already refused secret directories)."""
     if lower_name in SECRET_DIRS or _SECRET_NAME_RE.match(lower_name):
         return True
-    return lower_name == "config.json" and ("/" + path.lower()).endswith(_SECRET_PATH_SUFFIXES)
+    if lower_name.startswith(_CREDENTIALS_STEM) and os.path.splitext(lower_name)[1] not in _CODE_OR_DOC_EXTENSIONS:
+        return True
+    return ("/" + path.replace("\\", "/").lower()).endswith(_SECRET_PATH_SUFFIXES)
+
+
+def _is_secret_target(path: str, is_dir: bool) -> bool:
+    """Whether a symlink's resolved target is secret: by its directories, and by its name for a file.
+
+    A directory is secret by name only (``.ssh``), as in the walk: a package ``credentials/`` is code.
+    """
+    if not is_dir:
+        return is_secret_path(path)
+    parts = [p for p in path.replace("\\", "/").lower().split("/") if p not in ("", ".")]
+    return any(p in SECRET_DIRS for p in parts)
 
 
 def read_text(abs_path: str | os.PathLike[str]) -> tuple[str, str]:
@@ -414,6 +452,7 @@ class _Dir(NamedTuple):
     rules: tuple[_IgnoreRules, ...]  # gitignore files, outermost first
     excluded: str | None = None  # reason inherited from a skipped ancestor ('!' re-includes inside)
     explicit: bool = False  # re-included by a '!' pattern: heuristics like pyvenv.cfg do not apply
+    via_link: bool = False  # inside a followed directory symlink: names alone do not say what a file is
 
 
 class _Walker:
@@ -501,7 +540,7 @@ class _Walker:
         for entry in entries:
             rel = f"{d.rel}/{entry.name}" if d.rel else entry.name
             try:
-                self.scan_entry(entry, _Dir(entry.path, rel, rules, d.excluded, d.explicit), stack)
+                self.scan_entry(entry, _Dir(entry.path, rel, rules, d.excluded, d.explicit, d.via_link), stack)
             except OSError:  # vanished or denied between listing and stat/open
                 self.skip(rel, UNREADABLE)
 
@@ -512,6 +551,9 @@ class _Walker:
         is_dir = not is_link and entry.is_dir(follow_symlinks=False)
         # Directories are secret by name only (.ssh/, .aws/): a package called 'credentials/' is code.
         if (name.lower() in SECRET_DIRS) if is_dir else _is_secret_name(name.lower(), rel):
+            self.skip(rel + "/" if is_dir else rel, SECRET)
+        elif ctx.via_link and not is_link and self.points_at_secret(entry.path):
+            # reached through a directory symlink ('k/config' for '.kube/config'): judged by its real path
             self.skip(rel + "/" if is_dir else rel, SECRET)
         elif name in VCS_DIRS:
             self.skip(rel + "/" if is_dir else rel, VCS)
@@ -525,6 +567,9 @@ class _Walker:
             self.skip(rel, NOT_REGULAR)
 
     def symlink_entry(self, ctx: _Dir) -> None:
+        if self.points_at_secret(ctx.abs_path):
+            self.skip(ctx.rel, SYMLINK_SECRET)
+            return
         if not self.follow:
             self.skip(ctx.rel, SYMLINK)
             return
@@ -544,6 +589,18 @@ class _Walker:
         else:
             self.skip(ctx.rel, NOT_REGULAR)
 
+    def points_at_secret(self, abs_path: str) -> bool:
+        """Whether a symlink (followed or not) resolves to a secret: a link named ``notes.txt`` that
+        points at ``.env`` is refused like ``.env``. The target is judged by its path relative to
+        the repository, or by its absolute path when it leads outside (also broken links)."""
+        target = os.path.realpath(abs_path)
+        if target == self.real_root:
+            return False
+        is_dir = os.path.isdir(target)
+        if target.startswith(self.root_prefix):
+            return _is_secret_target(os.path.relpath(target, self.real_root), is_dir)
+        return _is_secret_target(target, is_dir)
+
     def resolve_symlink(self, ctx: _Dir, st: os.stat_result, stack: list[_Dir]) -> None:
         """Follow a symlink found in the walk, unless it loops or aliases something already seen."""
         try:
@@ -554,7 +611,7 @@ class _Walker:
                     loop = here == target or here.startswith(target.rstrip(os.sep) + os.sep)
                     self.skip(ctx.rel, SYMLINK_LOOP if loop else SYMLINK_DUPLICATE)
                 else:
-                    self.dir_entry(ctx, stack)
+                    self.dir_entry(ctx._replace(via_link=True), stack)
             elif (st.st_dev, st.st_ino) in self.seen_files:
                 self.skip(ctx.rel, SYMLINK_DUPLICATE)
             else:
@@ -598,10 +655,10 @@ class _Walker:
         elif decision is False:
             reason, explicit = None, True
         if reason is None:
-            stack.append(_Dir(d.abs_path, d.rel, d.rules, None, explicit))
+            stack.append(d._replace(excluded=None, explicit=explicit))
         elif decision is not True and _could_match_below(self.reinclude_segments, d.rel):
             # Skipped, but a '!' pattern names something inside: look, excluding the rest.
-            stack.append(_Dir(d.abs_path, d.rel, d.rules, reason, False))
+            stack.append(d._replace(excluded=reason, explicit=False))
         else:
             self.skip(d.rel + "/", reason)
 

@@ -362,9 +362,93 @@ def test_reasons_and_report(corpus: Path) -> None:
     ("src/env.py", False), ("docs/environment.md", False), ("auth/credentials.py", False),
     ("auth/credentials/__init__.py", False), ("config.json", False), ("docker/config.json", False),
     ("keyboard.py", False), ("secrets_manager.py", False), ("", False),
+    ("infra/terraform.tfstate", True), ("prod.tfvars.json", True), ("credentials.yaml", True),
+    ("client_secret_42.json", True), ("/home/u/.kube/config", True), ("C:\\Users\\me\\.kube\\config", True),
+    ("vpn.ovpn", True), ("http.keytab", True), (".vault-token", True), ("auth/credentials.go", False),
+    ("charts/kube/config", False), ("terraform/outputs.tf", False), ("KEYS.asc", False),
 ])
 def test_is_secret_path(path: str, secret: bool) -> None:
     assert is_secret_path(path) is secret
+
+
+SECRET_CANARIES = [
+    "terraform.tfstate", "infra/terraform.tfstate.backup", "prod.tfvars", "envs/prod.auto.tfvars",
+    "vars.tfvars.json", "credentials", "credentials.yml", "config/credentials.yaml", "credentials.xml",
+    "config/credentials.yml.enc", "credentials.toml", "client_secret.json",
+    "client_secret_1234-abcd.apps.googleusercontent.com.json", ".pypirc", ".netrc", "_netrc", ".npmrc", ".yarnrc",
+    ".yarnrc.yml", "id_ed25519", "id_ed25519.pub", "id_ecdsa_sk", ".kube/config", "home/.kube/config",
+    ".vault-token", "krb5.keytab", ".s3cfg", ".boto", ".dockercfg", ".docker/config.json", "vpn/office.ovpn",
+    ".git-credentials", "htpasswd", ".htpasswd", "conf/users.htpasswd", "keys/private-key.asc",
+    "secret-subkeys.asc", "secring.gpg", ".terraformrc", "terraform.rc", ".my.cnf", "AuthKey_ABC123XYZ.p8",
+    "kubeconfig", "ci.kubeconfig", ".config/gh/hosts.yml", "accessTokens.json", ".dev.vars", "db.secret",
+    "server.pem", "tls.key", ".env.local",
+]
+
+
+@pytest.mark.parametrize("rel", SECRET_CANARIES)
+def test_secret_canary_files_are_refused_even_when_reincluded(tmp_path: Path, rel: str) -> None:
+    write(tmp_path, rel, "token = CANARY-0123456789abcdef\n")
+    write(tmp_path, "app.py")
+    write(tmp_path, ".repo-ragignore", f"!{rel}\n!*\n")
+    result = discover(tmp_path, extra_ignore=[f"!{rel}", "!**"], language_for_path=lang)
+    assert [f.path for f in result.files] == [".repo-ragignore", "app.py"]
+    assert by_path(result) == {rel: "secret"}
+    assert is_secret_path(rel)
+
+
+@pytest.mark.parametrize("rel", [
+    "auth/credentials.py", "pkg/credentials.go", "src/credentials.ts", "docs/credentials.md", "credentials/__init__.py",
+    "terraform/main.tf", "terraform/variables.tf", "KEYS.asc", "release-1.0.tar.gz.asc", "kube/config",
+    "config.yml", "tokens.py", "secrets.py", "app/secret_views.py", "client_secret.py", "htpasswd.go",
+    "docs/ovpn.md", "keytab.c", ".yarnrc.example.md",
+])
+def test_ordinary_files_near_secret_names_are_indexed(tmp_path: Path, rel: str) -> None:
+    write(tmp_path, rel)
+    result = discover(tmp_path, language_for_path=lang)
+    assert [f.path for f in result.files] == [rel]
+    assert not is_secret_path(rel)
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_symlink_to_a_secret_is_refused_whatever_its_name(tmp_path: Path, follow: bool) -> None:
+    root = tmp_path / "repo"
+    outside = tmp_path / "home"
+    write(outside, ".aws/credentials", "aws_secret_access_key = x\n")
+    write(outside, "id_rsa", "key\n")
+    write(outside, "notes.md", "# fine\n")
+    write(root, ".env", "API_KEY=CANARY\n")
+    write(root, "deploy/prod.tfvars", 'db_password = "CANARY"\n')
+    write(root, ".ssh/id_rsa", "key\n")
+    write(root, "real.txt", "fine\n")
+    os.symlink(".env", root / "notes.txt")
+    os.symlink("deploy/prod.tfvars", root / "readme.txt")
+    write(root, "docs/index.md", "# docs\n")
+    os.symlink("../deploy/prod.tfvars", root / "docs/vars.md")  # relative, from a subdirectory
+    os.symlink(".ssh", root / "keys")  # a directory link to a secret directory
+    os.symlink("notes.txt", root / "chained.txt")  # a link to a link to .env
+    os.symlink(outside / ".aws" / "credentials", root / "aws.txt")  # leads outside, to a secret
+    os.symlink(outside / "id_rsa", root / "key.txt")
+    os.symlink(outside / "notes.md", root / "outside.md")  # leads outside, not secret
+    os.symlink("real.txt", root / "alias.txt")
+    with (root / ".repo-ragignore").open("w") as fh:
+        fh.write("!notes.txt\n!keys/\n")
+    result = discover(root, follow_symlinks=follow, language_for_path=lang)
+    reasons = by_path(result)
+    for link in ("notes.txt", "readme.txt", "docs/vars.md", "keys", "chained.txt", "aws.txt", "key.txt"):
+        assert reasons[link] == "symlink to secret", link
+    assert reasons["outside.md"] == ("symlink outside repo" if follow else "symlink")
+    assert reasons["alias.txt"] == ("symlink duplicate" if follow else "symlink")
+    assert {f.path for f in result.files} == {".repo-ragignore", "docs/index.md", "real.txt"}
+
+
+def test_files_in_a_followed_directory_link_are_judged_by_their_real_path(tmp_path: Path) -> None:
+    write(tmp_path, ".gitignore", ".kube/\n")  # the real directory is never walked: no duplicate check
+    write(tmp_path, ".kube/config", "users:\n- user:\n    token: CANARY\n")
+    write(tmp_path, ".kube/notes.md", "# cluster notes\n")
+    os.symlink(".kube", tmp_path / "k8s")
+    result = discover(tmp_path, follow_symlinks=True, language_for_path=lang)
+    assert by_path(result) == {".kube/": "gitignore", "k8s/config": "secret"}
+    assert [f.path for f in result.files] == [".gitignore", "k8s/notes.md"]
 
 
 def test_read_text_normalises_without_moving_lines(tmp_path: Path) -> None:
