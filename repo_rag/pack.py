@@ -10,7 +10,12 @@ What goes in, in rank order, until ``budget`` tokens are used:
   their true numbers), which is what makes ``path:start-end`` citations checkable;
 * a block that does not fit falls back to its outline, then is dropped; the report says which;
 * files for which :func:`indexers.discover.is_secret_path` holds are never packed, whatever
-  the index says (defence in depth against a secret indexed by mistake).
+  the index says (defence in depth against a secret indexed by mistake);
+* every file is read through the repository's :class:`~repo_rag.files.FileGate` (contained,
+  indexed, not secret by name or by link target, redacted): a hit whose file the gate refuses is
+  dropped with the gate's reason, never packed from its stored text;
+* chunk text and signatures from the store are redacted too (``indexers.secrets.redact_secrets``)
+  before they are aligned or shown, so a secret the index kept never reaches a prompt.
 
 Token counts use the local model's tokenizer when one is available, else tiktoken cl100k_base
 if its vocabulary is already cached (never downloaded), else a chars/3.5 estimate;
@@ -24,11 +29,12 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
-from indexers.discover import is_secret_path, read_text
+from indexers.discover import is_secret_path
+from indexers.secrets import redact_secrets
 
+from .files import FileAccessError, FileGate
 from .hits import SearchHit
 
 MAX_LINE_CHARS = 240
@@ -175,30 +181,45 @@ def _align(text_lines: Sequence[str], file_lines: Sequence[str], start: int, end
     return out
 
 
-class _Files:
-    """Reads repository files once per pack (None when unreadable or outside the root)."""
+def redact(text: str) -> str:
+    """``text`` with high-confidence secrets replaced (same number of lines)."""
+    return redact_secrets(text)[0] if text else text
 
-    def __init__(self, root: Path | None) -> None:
-        self.root = root
+
+def redacted_hit(hit: SearchHit) -> SearchHit:
+    """A copy of ``hit`` whose stored code text and signature are redacted."""
+    return replace(hit, text=redact(hit.text), signature=redact(hit.signature))
+
+
+class _Files:
+    """Reads repository files through the gate, once per pack; remembers why a file was refused."""
+
+    def __init__(self, gate: FileGate | None) -> None:
+        if gate is not None and not isinstance(gate, FileGate):
+            raise TypeError(
+                f"pack_context reads files only through the repository's FileGate (Repository.files), "
+                f"not {type(gate).__name__}"
+            )
+        self.gate = gate
         self._cache: dict[str, list[str] | None] = {}
+        self.refused: dict[str, str] = {}
 
     def lines(self, path: str) -> list[str] | None:
-        if self.root is None:
+        """The file's redacted lines; None without a gate or when the gate refuses it."""
+        if self.gate is None:
             return None
         if path not in self._cache:
-            target = (self.root / path).resolve()
-            lines = None
-            if target.is_file() and (target == self.root or self.root in target.parents):
-                try:
-                    lines = read_text(target)[0].split("\n")
-                except OSError:
-                    lines = None
-            self._cache[path] = lines
+            try:
+                self._cache[path] = self.gate.read_text(path).split("\n")
+            except FileAccessError as exc:
+                self._cache[path] = None
+                self.refused[path] = str(exc)
         return self._cache[path]
 
 
 def _hit_lines(hit: SearchHit, files: _Files) -> tuple[dict[int, str], dict[int, str]]:
     """(full lines, outline lines) of a hit, numbered as in the file."""
+    hit = redacted_hit(hit)
     text_lines = hit.text.split("\n") if hit.text else []
     file_lines = files.lines(hit.path)
     end = hit.end_line
@@ -209,7 +230,7 @@ def _hit_lines(hit: SearchHit, files: _Files) -> tuple[dict[int, str], dict[int,
             full = {n: file_lines[n - 1].rstrip() for n in range(hit.start_line, end + 1)}
         sig_lines = [s for s in hit.signature.split("\n") if s.strip()] if hit.signature else []
         outline = _align(sig_lines, file_lines, hit.start_line, end) if sig_lines else {}
-    else:  # file not readable here: number the chunk text from its start line
+    else:  # no gate given, or a span past the end of the file: number the (redacted) chunk text
         full = {hit.start_line + i: line.rstrip() for i, line in enumerate(text_lines)}
         outline = {}
     if not outline:
@@ -267,11 +288,15 @@ def pack_context(
     hits: Sequence[SearchHit],
     budget: int,
     counter: TokenCounter | None = None,
-    root: str | Path | None = None,
+    files: FileGate | None = None,
 ) -> PackedContext:
-    """Pack ``hits`` (best first) into at most ``budget`` tokens of labelled blocks."""
+    """Pack ``hits`` (best first) into at most ``budget`` tokens of labelled blocks.
+
+    ``files`` is the repository's :class:`FileGate`; without one, blocks are numbered from the
+    (redacted) stored chunk text.
+    """
     counter = counter or estimate_counter()
-    files = _Files(Path(root).resolve() if root is not None else None)
+    gate = _Files(files)
     dropped: list[dict[str, str]] = []
     blocks: list[Block] = []
     seen: set[tuple[str, int, int]] = set()
@@ -279,10 +304,13 @@ def pack_context(
         if is_secret_path(hit.path):
             dropped.append({"location": hit.location, "reason": "secret file: never sent to a model"})
             continue
+        if gate.gate is not None and gate.lines(hit.path) is None:
+            dropped.append({"location": hit.location, "reason": f"file refused: {gate.refused[hit.path]}"})
+            continue
         if (hit.path, hit.start_line, hit.end_line) in seen:
             continue
         seen.add((hit.path, hit.start_line, hit.end_line))
-        full, outline = _hit_lines(hit, files)
+        full, outline = _hit_lines(hit, gate)
         blocks.append(
             Block(
                 hit.path, hit.start_line, hit.end_line, [hit.symbol], full, outline, not is_graph_only(hit), rank, [hit]
@@ -290,7 +318,7 @@ def pack_context(
         )
     kept: list[Block] = []
     used = 0
-    for block in _merge(blocks, files):
+    for block in _merge(blocks, gate):
         sep = 2 if kept else 0  # the blank line between blocks
         cost = counter(block.render()) + sep
         if used + cost <= budget:

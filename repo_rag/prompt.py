@@ -12,6 +12,9 @@ The worked example (one user/assistant exchange about a made-up ``shop/cart.py``
 small models: measured on six fixture questions with SmolLM2-135M, rules alone gave a verifiable
 citation in 2 of 6 answers, the example in 6 of 6 answers with a citation (3 verified). If a model
 copies the example's location, it is flagged like any other citation outside the index.
+
+The packed context is redacted once more here (``indexers.secrets.redact_secrets``): packing already
+reads files through the redacting file gate, so this only matters if something upstream slipped.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import secrets
 from dataclasses import dataclass
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
+
+from indexers.secrets import redact_secrets
 
 from .pack import PackedContext
 
@@ -112,7 +117,7 @@ def user_message(question: str, context: str, boundary: str, example: str) -> st
 
 def build_prompt(question: str, packed: PackedContext, boundary: str | None = None) -> Prompt:
     """The prompt for ``question`` over ``packed`` (a fresh random boundary unless one is given)."""
-    context = packed.text if packed.blocks else "(no code was retrieved for this question)"
+    context = redact_secrets(packed.text)[0] if packed.blocks else "(no code was retrieved for this question)"
     boundary = boundary or new_boundary(context + question)
     example = f"`{packed.blocks[0].label.removeprefix('### ')}`" if packed.blocks else "`path:start-end`"
     return Prompt(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from .answer import Answerer
 from .config import Config, load_config
 from .embed import Embedder
 from .errors import RepoRagError
@@ -47,6 +48,7 @@ class Repository:
         self._graph = None
         self._reranker = None
         self._files: FileGate | None = None
+        self._answerer: Answerer | None = None
 
     @classmethod
     def open(cls, root: str | Path, config: Config | None = None, index_dir: str | Path | None = None) -> Repository:
@@ -152,10 +154,8 @@ class Repository:
         the verified Answer); otherwise the verified Answer. The question is checked (empty, or
         over ``search.max_query_chars``) before any work, also when streaming.
         """
-        from .answer import Answerer
-
         with self._lock:
-            answerer = getattr(self, "_answerer", None)
+            answerer = self._answerer
             if answerer is None:
                 answerer = self._answerer = Answerer(
                     self.search,

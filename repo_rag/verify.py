@@ -1,9 +1,11 @@
 """Find the citations in a model's answer and check each one against the index.
 
 A citation is verified when, after normalisation, (1) its file is an indexed, non-secret file
-inside the repository, (2) its line span lies inside that file, (3) the span overlaps code the
-model was actually shown (a packed block or retrieved hit), and (4) a symbol named after it,
-``path:12-30 (name)``, is defined in that file at a span overlapping the cited one.
+inside the repository that the repository's :class:`~repo_rag.files.FileGate` accepts (resolved
+link target inside the root and not secret either), (2) its line span lies inside that file,
+(3) the span overlaps code the model was actually shown (a packed block or retrieved hit), and
+(4) a symbol named after it, ``path:12-30 (name)``, is defined in that file at a span
+overlapping the cited one.
 
 Small models write sloppy citations, so normalisation is forgiving about form (backticks,
 ``./``, an absolute or repo-name prefix, ``L12-L30``, ``#L12``, ``lines 12-30``, an end line before
@@ -18,10 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from indexers.discover import is_secret_path
 
+from .files import FileAccessError, FileGate
 from .store import Store
 
 _PATH = r"(?:[A-Za-z]:)?[\w.\-/\\~@+]*[\w\-]"
@@ -98,10 +101,15 @@ def parse_citations(text: str) -> list[Citation]:
 
 
 class CitationVerifier:
-    """Checks citations against one repository's index and the code shown to the model."""
+    """Checks citations against one repository's index, its file gate and the code shown to the model."""
 
-    def __init__(self, root: str | Path, store: Store, context_spans: Iterable[tuple[str, int, int]]) -> None:
-        self.root = Path(root).resolve()
+    def __init__(self, files: FileGate, store: Store, context_spans: Iterable[tuple[str, int, int]]) -> None:
+        if not isinstance(files, FileGate):
+            raise TypeError(
+                f"CitationVerifier needs the repository's FileGate (Repository.files), not {type(files).__name__}"
+            )
+        self.files = files
+        self.root = files.root
         self.store = store
         self.spans: dict[str, list[tuple[int, int]]] = {}
         for path, start, end in context_spans:
@@ -156,6 +164,10 @@ class CitationVerifier:
             path, stored = completed, self.store.file(completed)
             if stored is None:
                 return _verdict(c, path, False, "not an indexed file of this repository")
+        try:
+            self.files.resolve(path)
+        except FileAccessError as exc:
+            return _verdict(c, path, False, f"file refused: {exc}")
         if c.start_line <= 0:
             return _verdict(c, path, False, "no line range given")
         start, end = c.start_line, max(c.end_line, c.start_line)

