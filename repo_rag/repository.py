@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .answer import Answerer
 from .config import Config, load_config
 from .embed import Embedder
 from .errors import RepoRagError
@@ -27,6 +27,9 @@ from .query import check_question
 from .retrieve import CHANNELS, FileHit, HybridRetriever
 from .store import IndexMissingError, Store
 from .vectors import VectorIndex
+
+if TYPE_CHECKING:  # the answer pipeline imports LlamaIndex: loaded on the first ask(), not with the package
+    from .answer import Answerer
 
 # Kept under its old name for library users: a refused file read (outside, secret, not indexed).
 PathOutsideRepoError = FileAccessError
@@ -154,6 +157,8 @@ class Repository:
         the verified Answer); otherwise the verified Answer. The question is checked (empty, or
         over ``search.max_query_chars``) before any work, also when streaming.
         """
+        from .answer import Answerer
+
         with self._lock:
             answerer = self._answerer
             if answerer is None:

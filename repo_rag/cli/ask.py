@@ -10,10 +10,11 @@ import argparse
 import json
 import sys
 
-from .cli import CliError, add_common_args, open_repository
-from .config import LLM_BACKENDS as BACKENDS
+from ..config import LLM_BACKENDS as BACKENDS
+from ..errors import EXIT_UNAVAILABLE
+from .common import CliError, add_common_args, open_repository
 
-EXIT_LLM_UNAVAILABLE = 3
+EXIT_LLM_UNAVAILABLE = EXIT_UNAVAILABLE  # raised as LLMUnavailableError, mapped in repo_rag.cli
 
 
 def add_parser(subparsers) -> None:
@@ -35,8 +36,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .answer import LLMUnavailableError, stream_answer
-
     if args.top_k is not None and args.top_k < 1:
         raise CliError("-k must be at least 1")
     overrides = {"embed": {"enabled": False}} if args.no_dense else None
@@ -45,9 +44,9 @@ def run(args: argparse.Namespace) -> int:
     live = not (args.json or args.no_stream)
     answer = None
     try:
-        events = stream_answer(
-            repo,
+        events = repo.ask(
             question,
+            stream=True,
             k=args.top_k,
             llm=args.llm,
             base_url=args.base_url,
@@ -63,11 +62,6 @@ def run(args: argparse.Namespace) -> int:
                 print(f"repo-rag: warning: {event.data}", file=sys.stderr, flush=True)
             elif event.kind == "done":
                 answer = event.data
-    except LLMUnavailableError as exc:
-        print(f"repo-rag: error: {exc}", file=sys.stderr)
-        return EXIT_LLM_UNAVAILABLE
-    except ValueError as exc:  # unknown backend from configuration
-        raise CliError(str(exc)) from exc
     finally:
         repo.close()
     if answer is None:

@@ -6,9 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from .cli import CliError
-from .config import ConfigError, load_config
-from .feedback import DayStats, FeedbackStore, default_feedback_path
+from ..config import ConfigError, load_config
+from ..feedback import DayStats, FeedbackStore, default_feedback_path
+from .common import CliError
 
 
 def add_parser(subparsers) -> None:

@@ -1,0 +1,7 @@
+"""`python -m repo_rag.cli ...`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
