@@ -81,6 +81,7 @@ class IndexReport:
     graph_edges: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
+    peak_rss_parse_mb: float = 0.0  # peak by the end of the streaming parse+store stage
     secrets_redacted: int = 0  # high-confidence secrets blanked out of file text
     files_with_secrets: int = 0
     notes: list[str] = field(default_factory=list)
@@ -200,6 +201,7 @@ class Indexer:
             store = Store(self.layout.db, create=True)
             try:
                 self._parse_and_store(store, found, report, progress, workers)
+                report.peak_rss_parse_mb = _peak_rss_mb()
                 self._graph(store, report, progress)
                 if self.config.embed.enabled if dense is None else dense:
                     self._dense(store, report, progress)
