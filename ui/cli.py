@@ -1,11 +1,12 @@
 """`repo-rag serve`: the web chat over one or more indexed repositories.
 
-    repo-rag serve --repo . [--repo ../other] [--host 127.0.0.1] [--port 7860] [--index-dir DIR]
+    repo-rag serve --repo . [--repo ../other] [--host 127.0.0.1] [--port 7860] [--index-dir DIR] [--insecure]
 
 Security defaults: binds 127.0.0.1; a non-loopback address is only used when ``--host`` names it
 on the command line (a host from the configuration file or ``REPO_RAG_SERVE_HOST`` alone is
-refused, so configuration cannot silently expose the server). Basic auth is on when both
-``REPO_RAG_AUTH_USER`` and ``REPO_RAG_AUTH_PASSWORD`` are set.
+refused, so configuration cannot silently expose the server), and only with a login: basic auth
+(on when both ``REPO_RAG_AUTH_USER`` and ``REPO_RAG_AUTH_PASSWORD`` are set) or an explicit
+``--insecure`` (anyone who can reach the address may read the indexed code).
 
 Registered through the ``repo_rag.commands`` entry point (``serve = "ui.cli:add_parser"``); also
 runnable without installation as ``python -m ui.cli serve ...``.
@@ -42,6 +43,10 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--config", help="TOML configuration file")
     p.add_argument("--host", help="address to bind (default 127.0.0.1; non-loopback only when given here)")
+    p.add_argument(
+        "--insecure", action="store_true",
+        help="allow a non-loopback --host without basic auth (anyone reaching it can read the indexed code)",
+    )  # fmt: skip
     p.add_argument("--port", type=int, help="port (default: serve.port, 7860)")
     p.add_argument("--concurrency", type=int, default=4, help="answers computed at once (default 4)")
     p.add_argument("--queue-size", type=int, default=64, help="requests that may wait in the queue (default 64)")
@@ -84,6 +89,23 @@ def auth_from_env(environ: dict | None = None) -> tuple[str, str] | None:
     if bool(user) != bool(password):
         raise CliError(f"set both {AUTH_USER_ENV} and {AUTH_PASSWORD_ENV} for basic auth, or neither")
     return (user, password) if user else None
+
+
+def check_exposure(host: str, auth: tuple[str, str] | None, insecure: bool) -> None:
+    """Refuse to serve a non-loopback address without a login unless ``--insecure`` says so."""
+    if is_loopback(host) or auth is not None:
+        return
+    if not insecure:
+        raise CliError(
+            f"refusing to serve on {host} without authentication: anyone who can reach it could read the "
+            f"indexed code. Set {AUTH_USER_ENV} and {AUTH_PASSWORD_ENV} for basic auth, or pass --insecure "
+            "to serve it without a login on purpose."
+        )
+    print(
+        f"repo-rag: warning: serving on {host} without authentication (--insecure): anyone who can reach it "
+        "can read the indexed code",
+        file=sys.stderr,
+    )
 
 
 def _index_dirs(repos: list[Path], index_dir: str | None) -> list[Path | None]:
@@ -132,15 +154,10 @@ def run(args: argparse.Namespace) -> int:
     auth = auth_from_env()
     if args.concurrency < 1 or args.queue_size < 1:
         raise CliError("--concurrency and --queue-size must be at least 1")
-    if not is_loopback(host) and auth is None:
-        print(
-            f"repo-rag: warning: serving on {host} without authentication; set {AUTH_USER_ENV} and "
-            f"{AUTH_PASSWORD_ENV} to require a login",
-            file=sys.stderr,
-        )
+    check_exposure(host, auth, getattr(args, "insecure", False))
     from repo_rag.feedback import FeedbackStore, default_feedback_path
 
-    from .app import build_app
+    from .app import build_app, launch_kwargs
 
     feedback = FeedbackStore(args.feedback_db or default_feedback_path(cfg))
     app, demo = build_app(repos, feedback, concurrency=args.concurrency, queue_size=args.queue_size)
@@ -161,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         quiet=True,
         ssr_mode=False,
         mcp_server=False,
-        **app.launch_kwargs(),
+        **launch_kwargs(),
     )
     return 0
 
