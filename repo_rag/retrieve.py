@@ -18,17 +18,31 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from indexers.testpaths import is_test_path
 
 from .config import SearchConfig
 from .embed import Embedder
 from .fuse import Ranked, rrf
+from .graph import (  # the names only: the graph package loads networkx when a graph is loaded
+    EDGE_CALLS,
+    EDGE_CONTAINS,
+    EDGE_DOCUMENTS,
+    EDGE_IMPORTS,
+    EDGE_INHERITS,
+    EDGE_REFERENCES,
+    EDGE_TESTS,
+    NODE_DIR,
+)
 from .hits import SearchHit, SearchResult
 from .lexical import lexical_search
 from .query import QueryAnalysis, analyze_query
 from .store import Store, StoredChunk
 from .vectors import VectorIndex
+
+if TYPE_CHECKING:
+    from .graph import CodeGraph
 
 _WORD = re.compile(r"[a-z]+")
 _TEST_WORDS = {"test", "tests", "testing", "tested", "unittest", "pytest", "spec", "specs", "fixture", "fixtures"}
@@ -47,18 +61,6 @@ _DOC_WORDS = {
 
 CHANNELS = ("lexical", "dense", "symbol", "path", "graph")
 
-# How much each edge type carries relevance between neighbours (both directions are walked).
-EDGE_WEIGHTS = {
-    "calls": 1.0,
-    "inherits": 0.8,
-    "imports": 0.5,
-    "contains": 0.6,
-    "references": 0.4,
-    "documents": 0.3,
-    "tests": 0.2,
-}
-
-
 @dataclass
 class FileHit:
     """A file-level result: the file's best chunks aggregated."""
@@ -75,7 +77,7 @@ class HybridRetriever:
         cfg: SearchConfig,
         embedder: Embedder | None = None,
         vectors: VectorIndex | None = None,
-        graph=None,
+        graph: CodeGraph | None = None,
         reranker=None,
     ) -> None:
         self.store = store
@@ -208,21 +210,22 @@ class HybridRetriever:
                 seed_names[node] = c.qualname if c.qualname != "<module>" else c.path
         if not seeds:
             return None
-        pr = self.graph.personalized_pagerank(seeds, EDGE_WEIGHTS, max_nodes=2000)
+        # edge weights: the graph's DEFAULT_PPR_WEIGHTS (repo_rag/graph/schema.py says why each)
+        pr = self.graph.personalized_pagerank(seeds, max_nodes=2000)
         ranked = Ranked("graph", self.cfg.graph_weight)
         seen: set[int] = set()
         for node, score in pr.items():  # highest first
             if node in seeds:
                 continue
-            data = self.graph.g.nodes[node]
-            if data["type"] == "dir":
+            data = self.graph.attrs(node)
+            if data["type"] == NODE_DIR:
                 continue
             qual = data["qualname"] or "<module>"
             cid = self.store.chunk_at(data["path"], qual, data["start_line"] if data["qualname"] else 0)
             if cid is None or cid in seen:
                 continue
             seen.add(cid)
-            ranked.items.append((cid, score, f"graph: {_explain(self.graph.g, node, seed_names)}"))
+            ranked.items.append((cid, score, f"graph: {_explain(self.graph, node, seed_names)}"))
             if len(ranked.items) >= 40:
                 break
         return ranked
@@ -353,30 +356,30 @@ class HybridRetriever:
 
 _EDGE_PHRASES = {
     # (edge type, node is the edge's source) -> phrase
-    ("calls", True): "calls {}",
-    ("calls", False): "called by {}",
-    ("inherits", True): "inherits {}",
-    ("inherits", False): "base of {}",
-    ("imports", True): "imports {}",
-    ("imports", False): "imported by {}",
-    ("contains", True): "contains {}",
-    ("contains", False): "inside {}",
-    ("references", True): "references {}",
-    ("references", False): "referenced by {}",
-    ("documents", True): "documents {}",
-    ("documents", False): "documented in {}",
-    ("tests", True): "tests {}",
-    ("tests", False): "tested by {}",
+    (EDGE_CALLS, True): "calls {}",
+    (EDGE_CALLS, False): "called by {}",
+    (EDGE_INHERITS, True): "inherits {}",
+    (EDGE_INHERITS, False): "base of {}",
+    (EDGE_IMPORTS, True): "imports {}",
+    (EDGE_IMPORTS, False): "imported by {}",
+    (EDGE_CONTAINS, True): "contains {}",
+    (EDGE_CONTAINS, False): "inside {}",
+    (EDGE_REFERENCES, True): "references {}",
+    (EDGE_REFERENCES, False): "referenced by {}",
+    (EDGE_DOCUMENTS, True): "documents {}",
+    (EDGE_DOCUMENTS, False): "documented in {}",
+    (EDGE_TESTS, True): "tests {}",
+    (EDGE_TESTS, False): "tested by {}",
 }
 
 
-def _explain(g, node: str, seeds: dict[str, str]) -> str:
+def _explain(graph: CodeGraph, node: str, seeds: dict[str, str]) -> str:
     """Name the edge that ties ``node`` to a top hit, e.g. 'called by authenticate (calls)'."""
     for seed, label in seeds.items():
         for src, dst in ((node, seed), (seed, node)):
-            edges = g.get_edge_data(src, dst)
-            if edges:
-                etype = next(iter(edges))
+            kinds = graph.edge_kinds(src, dst)
+            if kinds:
+                etype = kinds[0]
                 return _EDGE_PHRASES.get((etype, src == node), etype + " {}").format(label) + f" ({etype})"
     return "near " + ", ".join(list(seeds.values())[:2])
 

@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import json
 import shutil
+import statistics
+import time
 from pathlib import Path
 
 import pytest
 
 from indexers.languages import language_for_path
+from indexers.model import CALL, CLASS, FUNCTION, INHERIT, METHOD, REFERENCE, Definition, Import
 from repo_rag.cli_graph import run as run_cli
 from repo_rag.config import load_config
 from repo_rag.graph import (
+    DEFAULT_PPR_WEIGHTS,
     EDGE_CALLS,
+    EDGE_CONTAINS,
     EDGE_DOCUMENTS,
     EDGE_IMPORTS,
     EDGE_INHERITS,
     EDGE_TESTS,
     EDGE_TYPES,
+    NODE_DIR,
+    NODE_FILE,
+    NODE_FUNCTION,
     CodeGraph,
     build_graph,
     edge_signature,
@@ -27,14 +36,32 @@ from repo_rag.graph import (
     refresh_graph,
     save_graph,
 )
-from repo_rag.indexer import DB_NAME, GRAPH_NAME, Indexer, load_current_graph
+from repo_rag.graph.build import _full as full_build
+from repo_rag.graph.facts import Facts, Ref
+from repo_rag.graph.resolve import Resolver
+from repo_rag.graph.schema import gc_paused
+from repo_rag.graph.tables import Tables
+from repo_rag.indexer import Indexer, load_current_graph
+from repo_rag.layout import DB_NAME, GRAPH_NAME, IndexLayout
 from repo_rag.store import Store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "polyglot"
 EXPECTED = json.loads((Path(__file__).parent / "fixtures" / "polyglot_expected.json").read_text())
 LANGUAGES = {"python": "python", "typescript": "typescript", "tsx": "typescript", "java": "java", "go": "go"}
 KINDS = (EDGE_CALLS, EDGE_IMPORTS, EDGE_INHERITS)
-THRESHOLD = 0.9
+# Minimum (precision, recall) per (edge kind, language): just below what the resolver achieves on the
+# fixture today (1.00 everywhere but Python calls recall, 0.96), so losing or adding a single wrong
+# edge fails. Raise a floor when the resolver gets better; never lower one to make a test pass.
+FLOOR = 0.99
+MINIMUM: dict[tuple[str, str], tuple[float, float]] = {
+    (kind, language): (FLOOR, FLOOR) for kind in KINDS for language in ("python", "typescript", "java", "go")
+}
+MINIMUM[(EDGE_CALLS, "python")] = (FLOOR, 0.95)
+
+
+def _current(repo: Path, index_dir: Path, store: Store) -> CodeGraph | None:
+    """The graph as readers see it (saved graph plus deferred updates)."""
+    return load_current_graph(IndexLayout.for_repo(repo, load_config(repo), index_dir), store)
 
 
 def _index(repo: Path, index_dir: Path) -> Store:
@@ -105,13 +132,18 @@ def test_print_edge_quality(graph: CodeGraph, capsys: pytest.CaptureFixture) -> 
                   + (f"  FN {sorted(fn)}" if fn else ""))
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("language", ["python", "typescript", "java", "go"])
+@pytest.mark.parametrize(("kind", "language"), sorted(MINIMUM))
 def test_edge_precision_and_recall(graph: CodeGraph, kind: str, language: str) -> None:
     precision, recall, fp, fn = _scores(graph)[(kind, language)]
-    print(f"{kind} {language}: precision {precision:.2f} recall {recall:.2f}")
-    assert recall > THRESHOLD, f"missed: {sorted(fn)}"
-    assert precision > THRESHOLD, f"wrong: {sorted(fp)}"
+    min_precision, min_recall = MINIMUM[(kind, language)]
+    assert _expected_count(kind, language) >= 1, "nothing to measure"
+    assert recall >= min_recall, f"{kind} {language}: recall {recall:.2f} < {min_recall}; missed: {sorted(fn)}"
+    assert precision >= min_precision, (
+        f"{kind} {language}: precision {precision:.2f} < {min_precision}; wrong: {sorted(fp)}")
+
+
+def _expected_count(kind: str, language: str) -> int:
+    return sum(1 for e in _expected()[kind] if _language(e[0].split("::")[0]) == language)
 
 
 def test_receiver_types_from_field_declarations(graph: CodeGraph) -> None:
@@ -125,6 +157,23 @@ def test_receiver_types_from_field_declarations(graph: CodeGraph) -> None:
         "go/store/repo.go::Repository.All", "go/store/repo.go::Repository.Save"}
     assert "go/store/repo.go::MemoryRepo.Save" in calls("go/cmd/server/main.go::main")
     assert "go/store/repo.go::Repository.Save" not in calls("go/cmd/server/main.go::main")
+
+
+def test_package_scope_resolution(graph: CodeGraph) -> None:
+    """Go and Java see the other files of their directory without imports (same-package edges, more
+    confident than the repo-wide name fallback that would otherwise find some of them)."""
+    def provenance(src: str, dst: str, kind: str) -> str:
+        [edge] = [e for e in graph.edges_of(src, [kind]) if e.dst == dst]
+        return edge.provenance
+
+    java = "java/src/main/java/com/example/bookstore/"
+    assert provenance("go/store/repo.go::MemoryRepo", "go/store/timestamps.go::Timestamps", EDGE_INHERITS) == (
+        "same-package")
+    assert provenance("go/store/repo.go::NewMemoryRepo", "go/store/book.go::Book", "references") == "same-package"
+    assert provenance(f"{java}BookstoreApp.java::BookstoreApp.main", f"{java}Book.java::Book", EDGE_CALLS) == (
+        "same-package")
+    assert provenance(f"{java}dao/InMemoryBookDao.java::InMemoryBookDao", f"{java}dao/BookDao.java::BookDao",
+                      EDGE_INHERITS) == "same-package"
 
 
 # -- node and edge shape -------------------------------------------------------------------------
@@ -239,6 +288,99 @@ def test_neighbours_and_chunk_mapping(graph: CodeGraph) -> None:
     assert starts == sorted(starts)
 
 
+def test_plain_data_queries(graph: CodeGraph) -> None:
+    """What code outside the graph package uses instead of ``graph.g``."""
+    method = "bookstore/views.py::AdminBookView.delete"
+    attrs = graph.attrs(method)
+    assert (attrs["type"], attrs["kind"], attrs["path"], attrs["start_line"]) == (
+        NODE_FUNCTION, "method", "bookstore/views.py", 46)
+    attrs["path"] = "changed"  # a copy
+    assert graph.attrs(method)["path"] == "bookstore/views.py"
+    with pytest.raises(KeyError):
+        graph.attrs("no/such/node")
+    assert (graph.node_type("bookstore/"), graph.node_type("bookstore/auth.py"), graph.node_type("nope")) == (
+        NODE_DIR, NODE_FILE, None)
+    assert "bookstore/" in graph.nodes([NODE_DIR]) and method not in graph.nodes([NODE_DIR])
+    assert len(graph.nodes()) == graph.number_of_nodes()
+
+    assert len(graph.edges()) == graph.number_of_edges()
+    calls = graph.edges([EDGE_CALLS])
+    assert calls and all(e.kind == EDGE_CALLS for e in calls)
+    [into] = graph.edges_of("bookstore/auth.py::check_password", [EDGE_CALLS], direction="in")
+    assert (into.src, into.dst, into.kind, into.line) == (method, "bookstore/auth.py::check_password", EDGE_CALLS, 47)
+    assert into.to_dict()["confidence"] == pytest.approx(0.9)
+    out = graph.edges_of(method, direction="out")
+    assert "bookstore/auth.py::check_password" in {e.dst for e in out if e.kind == EDGE_CALLS}
+    both = graph.edges_of(method, direction="both")
+    assert len(both) == len(out) + len(graph.edges_of(method, direction="in"))
+    assert graph.edges_of("nope") == []
+    with pytest.raises(ValueError):
+        graph.edges_of(method, direction="sideways")
+    assert graph.edge_kinds("bookstore/views.py::AdminBookView", method) == [EDGE_CONTAINS]
+    assert graph.edge_kinds(method, "bookstore/views.py::AdminBookView") == []
+    assert graph.has_edge(method, "bookstore/auth.py::check_password", EDGE_CALLS)
+    assert not graph.has_edge(method, "bookstore/auth.py::check_password", EDGE_INHERITS)
+    assert graph.degree("bookstore/auth.py::hash_password", [EDGE_CALLS], "in") == 2
+    assert graph.degree("bookstore/auth.py::hash_password", [EDGE_CALLS], "out") == 1
+    top = graph.most_called(3)
+    assert len(top) == 3 and [c for _, c in top] == sorted((c for _, c in top), reverse=True)
+    assert top[0][1] == max(graph.degree(n, [EDGE_CALLS]) for n in graph.nodes([NODE_FUNCTION])
+                            if not graph.attrs(n)["is_test"])
+
+
+def test_node_at_and_neighbourhood(graph: CodeGraph) -> None:
+    method = "bookstore/views.py::AdminBookView.delete"
+    assert graph.node_at("bookstore/views.py", 46, 50, "AdminBookView.delete") == method
+    assert graph.node_at("bookstore/views.py", 47, 47) == method  # the smallest symbol around the lines
+    assert graph.node_at("bookstore/auth.py", 1, 1) == "bookstore/auth.py"  # no symbol there: the file
+    assert graph.node_at("not/indexed.py", 1, 2) is None
+    picture = graph.neighbourhood([method, "nope"])
+    assert picture.nodes[method] == "cited" and "nope" not in picture.nodes
+    assert picture.nodes["bookstore/views.py::AdminBookView"] == "container"
+    assert picture.nodes["bookstore/auth.py::check_password"] == "callee"
+    assert ("bookstore/views.py::AdminBookView", method, EDGE_CONTAINS) in picture.edges
+    assert (method, "bookstore/auth.py::check_password", EDGE_CALLS) in picture.edges
+    assert picture.edges == sorted(picture.edges)
+    callers = graph.neighbourhood(["bookstore/auth.py::check_password"])
+    assert callers.nodes[method] == "caller" and "bookstore/auth.py" not in callers.nodes  # files: no bracket
+    both = graph.neighbourhood(["bookstore/views.py::AdminBookView", method])
+    assert both.nodes["bookstore/views.py::AdminBookView"] == "cited"
+    assert ("bookstore/views.py::AdminBookView", method, EDGE_CONTAINS) not in both.edges
+
+
+def test_nothing_outside_the_graph_package_reaches_into_it() -> None:
+    """Callers use CodeGraph's methods and the EDGE_* names: no ``.g`` and no edge kinds spelled as
+    string literals (a word list that merely contains 'tests' is fine)."""
+    root = Path(__file__).parent.parent
+    offenders = []
+    callers = sorted([*root.glob("repo_rag/*.py"), *root.glob("ui/*.py"), *root.glob("eval/*.py")])
+    assert root / "repo_rag" / "retrieve.py" in callers and root / "repo_rag" / "cli_graph.py" in callers
+    for path in callers:
+        tree = ast.parse(path.read_text())
+        in_word_lists = {  # {"test", "tests", "testing", ...}: strings only, not all of them edge kinds
+            id(elt) for node in ast.walk(tree) if isinstance(node, (ast.Set, ast.List, ast.Tuple))
+            and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts)
+            and any(e.value not in EDGE_TYPES for e in node.elts) for elt in node.elts
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr == "g":
+                offenders.append(f"{path.name}:{node.lineno}: .g")
+            if isinstance(node, ast.Constant) and node.value in EDGE_TYPES and id(node) not in in_word_lists:
+                offenders.append(f"{path.name}:{node.lineno}: {node.value!r}")
+    assert not offenders, offenders
+
+
+def test_one_edge_weight_table_with_retrievals_numbers() -> None:
+    """Issue #9: retrieval and the graph share DEFAULT_PPR_WEIGHTS; these are the numbers retrieval
+    has always used (changing one changes search results: do it on purpose, with measurements)."""
+    assert DEFAULT_PPR_WEIGHTS == {EDGE_CALLS: 1.0, EDGE_INHERITS: 0.8, EDGE_CONTAINS: 0.6, EDGE_IMPORTS: 0.5,
+                                   "references": 0.4, EDGE_DOCUMENTS: 0.3, EDGE_TESTS: 0.2}
+    assert set(DEFAULT_PPR_WEIGHTS) == set(EDGE_TYPES)
+    import repo_rag.retrieve as retrieve
+
+    assert not hasattr(retrieve, "EDGE_WEIGHTS")
+
+
 def test_personalized_pagerank(graph: CodeGraph) -> None:
     seed = "bookstore/auth.py::check_password"
     scores = graph.personalized_pagerank({seed: 1.0})
@@ -281,7 +423,7 @@ def test_incremental_update_equals_full_rebuild(tmp_path: Path) -> None:
     ]
     for i, step in enumerate(edits):
         before = Store(index_dir / DB_NAME)
-        previous = load_current_graph(index_dir, before)  # the graph as readers see it
+        previous = _current(repo, index_dir, before)  # the graph as readers see it
         before.close()
         assert previous is not None
         for rel, (old, new) in step.items():
@@ -291,7 +433,7 @@ def test_incremental_update_equals_full_rebuild(tmp_path: Path) -> None:
         updated = build_graph(store, previous=previous, changed_paths=list(step) if i % 2 else None)
         full = build_graph(store)
         # the indexer may defer a small update to load time: what readers load must be current
-        saved = load_current_graph(index_dir, store)
+        saved = _current(repo, index_dir, store)
         store.close()
         assert updated.meta["mode"] == "incremental"
         assert updated.meta["changed"] == len(step)
@@ -299,7 +441,7 @@ def test_incremental_update_equals_full_rebuild(tmp_path: Path) -> None:
         assert _graph_state(updated) == _graph_state(full), step
         assert saved is not None and _graph_state(saved) == _graph_state(full), step
     store = Store(index_dir / DB_NAME)
-    final = load_current_graph(index_dir, store)
+    final = _current(repo, index_dir, store)
     store.close()
     assert final is not None
     assert "bookstore/auth.py::check_password" not in final.g
@@ -339,6 +481,79 @@ def test_tests_edges(tmp_path: Path) -> None:
     tested = {v for _, v, k in graph.g.out_edges(node, keys=True) if k == EDGE_TESTS}
     assert tested == {"bookstore/auth.py::hash_password", "bookstore/auth.py::check_password"}
     assert {r.node for r in graph.callers("bookstore/auth.py::hash_password")} >= {node}
+
+
+# -- package-scoped languages scale linearly (issue #8 item 8) --------------------------------------
+def _package_facts(n: int) -> Facts:
+    """One Go package and one Java package of ``n`` files each, whose files use each other's names
+    (bare calls and types of the package, Go methods declared apart from their types, a tenth as
+    many importers calling ``pkg.FuncK``, Java classes extending each other)."""
+    language: dict[str, str] = {}
+    defs: dict[str, dict[str, Definition]] = {}
+    imports: dict[str, list[Import]] = {}
+    refs: dict[str, list[Ref]] = {}
+    for i in range(n):
+        path = f"pkg/f{i}.go"
+        language[path] = "go"
+        method = f"T{(i - 1) % n}.M"
+        defs[path] = {f"Func{i}": Definition(f"Func{i}", f"Func{i}", FUNCTION, 1, 5),
+                      f"T{i}": Definition(f"T{i}", f"T{i}", CLASS, 6, 8),
+                      method: Definition(method, "M", METHOD, 9, 12)}
+        refs[path] = [Ref(CALL, f"Func{(i + 1) % n}", f"Func{i}", 2, ""),
+                      Ref(CALL, f"Func{(i * 7) % n}", f"Func{i}", 3, ""),
+                      Ref(CALL, f"missing{i}", f"Func{i}", 4, ""),
+                      Ref(REFERENCE, f"T{(i + 2) % n}", f"Func{i}", 4, ""),
+                      Ref(CALL, "M", method, 10, "t")]
+    for j in range(max(1, n // 10)):
+        path = f"cmd/c{j}.go"
+        language[path] = "go"
+        defs[path] = {"main": Definition("main", "main", FUNCTION, 3, 20)}
+        imports[path] = [Import("example.com/x/pkg", line=1)]
+        refs[path] = [Ref(CALL, f"Func{(j * 10 + k) % n}", "main", 4 + k, "pkg") for k in range(10)]
+    for i in range(n):
+        path = f"java/com/acme/C{i}.java"
+        language[path] = "java"
+        defs[path] = {f"C{i}": Definition(f"C{i}", f"C{i}", CLASS, 3, 30),
+                      f"C{i}.run{i}": Definition(f"C{i}.run{i}", f"run{i}", METHOD, 5, 10)}
+        refs[path] = [Ref(REFERENCE, f"C{(i + 1) % n}", f"C{i}.run{i}", 6, ""),
+                      Ref(CALL, f"C{(i + 3) % n}", f"C{i}.run{i}", 7, ""),
+                      Ref(CALL, f"run{(i + 5) % n}", f"C{i}.run{i}", 8, "other")]
+        if i >= 10:
+            refs[path].append(Ref(INHERIT, f"C{i % 10}", f"C{i}", 3, ""))
+    return Facts(language, {p: str(i) for i, p in enumerate(language)}, dict.fromkeys(language, 40), defs,
+                 imports, refs, {}, [("example.com/x", "")])
+
+
+def _build(facts: Facts) -> tuple[float, CodeGraph]:
+    """CPU seconds (other processes on the machine do not count) and the graph, GC paused as in
+    build_graph (a collection costs in proportion to the heap)."""
+    with gc_paused():
+        t0 = time.process_time()
+        tables = Tables(facts)
+        graph = full_build(tables, Resolver(tables))
+        return time.process_time() - t0, graph
+
+
+def test_package_resolution_is_linear_in_package_size() -> None:
+    """Resolving Go and Java packages used to scan every file of the directory per lookup (3x the
+    files: 9x the time); now it is indexed by directory once."""
+    small_facts, large_facts = _package_facts(1000), _package_facts(3000)
+    small_times, large_times = [], []
+    for _ in range(3):  # interleaved; medians (a shared machine's CPU speed varies from run to run)
+        seconds, graph = _build(small_facts)
+        small_times.append(seconds)
+        seconds, large_graph = _build(large_facts)
+        large_times.append(seconds)
+    small, large = statistics.median(small_times), statistics.median(large_times)
+    print(f"\npackages of 1000 files: {small:.2f}s, 3000 files: {large:.2f}s, ratio {large / small:.1f}")
+    assert large / small < 4.5
+    # the edges are what package scoping should give
+    assert graph.has_edge("pkg/f1.go::Func1", "pkg/f2.go::Func2", EDGE_CALLS)
+    assert graph.has_edge("cmd/c0.go::main", "pkg/f3.go::Func3", EDGE_CALLS)
+    assert graph.has_edge("java/com/acme/C11.java::C11", "java/com/acme/C1.java::C1", EDGE_INHERITS)
+    assert graph.has_edge("java/com/acme/C1.java::C1.run1", "java/com/acme/C4.java::C4", EDGE_CALLS)
+    # file dependencies name the package once, not each of its 3000 files
+    assert max(len(deps) for deps in large_graph.file_deps.values()) < 20
 
 
 # -- persistence and CLI ---------------------------------------------------------------------------

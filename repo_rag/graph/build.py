@@ -32,6 +32,7 @@ from .schema import (
     NODE_FUNCTION,
     NODE_SECTION,
     STRUCTURE,
+    dir_dependency,
     dir_of,
     gc_paused,
     section_id,
@@ -104,8 +105,9 @@ def _update(graph: CodeGraph, tables: Tables, resolver: Resolver, changed: set[s
     )
     renamed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
     dirty = set(changed)
+    touched = changed | {dir_dependency(dir_of(p)) for p in changed}  # a file, or its whole package
     for path, deps in graph.file_deps.items():
-        if deps & changed or graph.file_names.get(path, frozenset()) & renamed:
+        if deps & touched or graph.file_names.get(path, frozenset()) & renamed:
             dirty.add(path)
     for path in sorted(dirty):  # drop what these files' facts produced; surviving nodes keep incoming edges
         for node in by_path.get(path, ()):

@@ -1,6 +1,9 @@
 """Queries over the code graph: find symbols, walk callers/callees/impact, personalized PageRank.
 
-This is the surface retrieval, the CLI and the UI use; building lives in ``build.py``.
+This is the surface retrieval, the CLI and the UI use; building lives in ``build.py``. Callers
+outside the graph package use these methods and the names in ``schema`` (``EDGE_CALLS``, ...), and
+never reach into ``CodeGraph.g`` or spell edge kinds as string literals: what they get back is
+plain data (ids, attribute dicts, :class:`Related`, :class:`Edge`, :class:`Neighbourhood`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from .schema import (
     EDGE_CONTAINS,
     NODE_DIR,
     NODE_FILE,
+    NODE_FUNCTION,
+    NODE_SECTION,
     SYMBOL_NODES,
     qualified_match,
     section_id,
@@ -50,6 +55,40 @@ class Related:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One typed edge: ``kind`` is an ``EDGE_*`` name; ``line`` the first use site in ``src``'s file
+    (0 for structure); ``count`` the use sites merged into it."""
+
+    src: str
+    dst: str
+    kind: str
+    confidence: float
+    provenance: str
+    line: int
+    count: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """A picture's worth of graph around some nodes, as plain data.
+
+    ``nodes``: node id -> role ('cited', 'container', 'caller' or 'callee'; a node keeps the first
+    role it got, in that order of discovery), in discovery order. ``edges``: sorted
+    ``(source, target, kind)`` with kind ``EDGE_CONTAINS`` or ``EDGE_CALLS``.
+    """
+
+    nodes: dict[str, str]
+    edges: list[tuple[str, str, str]]
+
+
+_DIRECTIONS = ("out", "in", "both")
+_SYMBOLS_AND_SECTIONS = frozenset({*SYMBOL_NODES, NODE_SECTION})
 
 
 class CodeGraph:
@@ -87,6 +126,125 @@ class CodeGraph:
 
     def __contains__(self, node: object) -> bool:
         return node in self.g
+
+    # -- plain-data access (for code outside the graph package) ------------------------------------
+    def attrs(self, node: str) -> dict:
+        """A copy of the node's attributes: type, kind, path, qualname, name, start_line, end_line,
+        is_test, language (and ``unresolved``, where present). KeyError for an unknown node."""
+        data = dict(self.g.nodes[node])
+        if "unresolved" in data:
+            data["unresolved"] = list(data["unresolved"])
+        return data
+
+    def node_type(self, node: str) -> str | None:
+        """``NODE_DIR``, ``NODE_FILE``, ``NODE_CLASS``, ``NODE_FUNCTION`` or ``NODE_SECTION``; None
+        for an unknown node."""
+        data = self.g.nodes.get(node)
+        return data["type"] if data is not None else None
+
+    def nodes(self, types: Iterable[str] | None = None) -> list[str]:
+        """Node ids (of the given ``NODE_*`` types, or all), in graph order."""
+        if types is None:
+            return list(self.g)
+        wanted = set(types)
+        return [n for n, t in self.g.nodes(data="type") if t in wanted]
+
+    def edges(self, edge_types: Iterable[str] | None = None) -> list[Edge]:
+        """Every edge (of the given ``EDGE_*`` kinds, or all), in graph order."""
+        types = set(edge_types) if edge_types is not None else None
+        return [_edge(u, v, k, d) for u, v, k, d in self.g.edges(keys=True, data=True)
+                if types is None or k in types]
+
+    def edges_of(self, node: str, edge_types: Iterable[str] | None = None, direction: str = "out") -> list[Edge]:
+        """The edges leaving (``direction='out'``), entering ('in') or touching ('both': out, then in)
+        ``node``, of the given kinds or all; [] for an unknown node."""
+        _check_direction(direction)
+        if node not in self.g:
+            return []
+        types = set(edge_types) if edge_types is not None else None
+        out: list[Edge] = []
+        if direction in ("out", "both"):
+            out += [_edge(u, v, k, d) for u, v, k, d in self.g.out_edges(node, keys=True, data=True)
+                    if types is None or k in types]
+        if direction in ("in", "both"):
+            out += [_edge(u, v, k, d) for u, v, k, d in self.g.in_edges(node, keys=True, data=True)
+                    if types is None or k in types]
+        return out
+
+    def edge_kinds(self, src: str, dst: str) -> list[str]:
+        """Kinds of the edges ``src -> dst``, in the order they were added ([] when none)."""
+        keys = self.g.get_edge_data(src, dst)
+        return list(keys) if keys else []
+
+    def has_edge(self, src: str, dst: str, kind: str) -> bool:
+        """Whether an edge of ``kind`` goes from ``src`` to ``dst``."""
+        return self.g.has_edge(src, dst, kind)
+
+    def degree(self, node: str, edge_types: Iterable[str] | None = None, direction: str = "in") -> int:
+        """How many edges (of the given kinds, or all) enter, leave or touch ``node``."""
+        _check_direction(direction)
+        if node not in self.g:
+            return 0
+        types = set(edge_types) if edge_types is not None else None
+        count = 0
+        if direction in ("out", "both"):
+            count += sum(1 for _, _, k in self.g.out_edges(node, keys=True) if types is None or k in types)
+        if direction in ("in", "both"):
+            count += sum(1 for _, _, k in self.g.in_edges(node, keys=True) if types is None or k in types)
+        return count
+
+    def most_called(self, limit: int = 1, include_tests: bool = False) -> list[tuple[str, int]]:
+        """Functions and methods with the most incoming calls edges: ``(node, count)``, most called
+        first (ties: the greater node id first); functions nobody calls are left out."""
+        counts = [
+            (self.degree(n, (EDGE_CALLS,), "in"), n)
+            for n, d in self.g.nodes(data=True)
+            if d["type"] == NODE_FUNCTION and (include_tests or not d["is_test"])
+        ]
+        counts.sort(reverse=True)
+        return [(n, c) for c, n in counts[:limit] if c]
+
+    def node_at(self, path: str, start: int, end: int, qualname: str = "") -> str | None:
+        """The node a cited range ``path:start-end`` (of symbol ``qualname``, if known) stands for: the
+        symbol or section of that qualname, else the smallest symbol or section overlapping the
+        range, else the file (None when the file is not in the graph)."""
+        node = self.node_for_chunk(path, qualname) if qualname else None
+        if node is not None and self.g.nodes[node]["type"] not in (NODE_FILE, NODE_DIR):
+            return node
+        best, best_span = None, None
+        nodes = self.g.nodes
+        for n in self.nodes_by_path().get(path, ()):
+            d = nodes[n]
+            if d["type"] not in _SYMBOLS_AND_SECTIONS:
+                continue
+            s, e = d["start_line"], d["end_line"]
+            if s <= start <= e or start <= s <= end:
+                span = e - s
+                if best_span is None or span < best_span:
+                    best, best_span = n, span
+        return best or node or (path if path in self.g else None)
+
+    def neighbourhood(self, seeds: Iterable[str], limit: int = 8) -> Neighbourhood:
+        """The picture around ``seeds`` (role 'cited'): for each, the class, function or section that
+        contains it ('container'), and up to ``limit`` direct callers and callees."""
+        nodes: dict[str, str] = {}
+        edges: set[tuple[str, str, str]] = set()
+        cited = [n for n in dict.fromkeys(seeds) if n in self.g]
+        for n in cited:
+            nodes[n] = "cited"
+        for n in cited:
+            for u, _, key in self.g.in_edges(n, keys=True):
+                # (a cited class containing a cited method: both are shown already, no bracket)
+                if key == EDGE_CONTAINS and nodes.get(u) != "cited" and self.node_type(u) in _SYMBOLS_AND_SECTIONS:
+                    nodes.setdefault(u, "container")
+                    edges.add((u, n, EDGE_CONTAINS))
+            for r in self.callers(n, limit=limit):
+                nodes.setdefault(r.node, "caller")
+                edges.add((r.node, n, EDGE_CALLS))
+            for r in self.callees(n, limit=limit):
+                nodes.setdefault(r.node, "callee")
+                edges.add((n, r.node, EDGE_CALLS))
+        return Neighbourhood(nodes, sorted(edges))
 
     # -- indexes -------------------------------------------------------------------------------------
     def nodes_by_path(self) -> dict[str, list[str]]:
@@ -237,6 +395,7 @@ class CodeGraph:
     def neighbours(self, node_ids: Iterable[str], edge_types: Iterable[str] | None = None,
                    direction: str = "both") -> list[str]:
         """Nodes one edge away from any of ``node_ids``; ``direction`` is 'out', 'in' or 'both'."""
+        _check_direction(direction)
         types = set(edge_types) if edge_types is not None else None
         start = [n for n in node_ids if n in self.g]
         out: dict[str, None] = {}
@@ -273,7 +432,7 @@ class CodeGraph:
         seeds = {n: float(w) for n, w in seeds.items() if n in self.g and w > 0}
         if not seeds:
             return {}
-        nodes = self._neighbourhood(seeds, weights, hops, max_nodes)
+        nodes = self._ppr_nodes(seeds, weights, hops, max_nodes)
         index = {n: i for i, n in enumerate(nodes)}
         src: list[int] = []
         dst: list[int] = []
@@ -307,8 +466,8 @@ class CodeGraph:
         order = np.argsort(-rank, kind="stable")
         return {nodes[i]: float(rank[i]) for i in order if rank[i] > 0}
 
-    def _neighbourhood(self, seeds: Mapping[str, float], weights: Mapping[str, float], hops: int,
-                       max_nodes: int) -> list[str]:
+    def _ppr_nodes(self, seeds: Mapping[str, float], weights: Mapping[str, float], hops: int,
+                   max_nodes: int) -> list[str]:
         """Seeds plus up to ``hops`` rings of neighbours, the most strongly connected first."""
         chosen: dict[str, None] = dict.fromkeys(sorted(seeds, key=lambda n: (-seeds[n], n)))
         frontier = list(chosen)
@@ -326,6 +485,15 @@ class CodeGraph:
             chosen.update(dict.fromkeys(ring))
             frontier = ring
         return list(chosen)
+
+
+def _edge(u: str, v: str, kind: str, data: Mapping) -> Edge:
+    return Edge(u, v, kind, data["confidence"], data["provenance"], data["line"], data["count"])
+
+
+def _check_direction(direction: str) -> None:
+    if direction not in _DIRECTIONS:
+        raise ValueError(f"direction must be one of {_DIRECTIONS}, not {direction!r}")
 
 
 def _incident(g: nx.MultiDiGraph, node: str) -> Iterator[tuple[str, str, dict]]:
@@ -354,4 +522,4 @@ def summary(graph: CodeGraph) -> dict[str, dict[str, int]]:
     return {"nodes": dict(nodes), "edges": dict(edges)}
 
 
-__all__ = ["CodeGraph", "Related", "edge_signature", "summary"]
+__all__ = ["CodeGraph", "Edge", "Neighbourhood", "Related", "edge_signature", "summary"]

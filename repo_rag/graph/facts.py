@@ -42,7 +42,7 @@ class Facts:
 
     @classmethod
     def load(cls, store: Store) -> Facts:
-        intern = sys.intern  # paths repeat in every fact: share one string (memory, pickle size)
+        intern = sys.intern  # paths repeat in every fact: share one string (memory, saved-graph size)
         files = store.files()
         language = {intern(p): f.language for p, f in files.items()}
         hashes = {p: f.hash for p, f in files.items()}

@@ -62,6 +62,7 @@ from .schema import (
     SUPER_METHOD,
     TEST_CALL,
     UNIQUE_GLOBAL,
+    dir_dependency,
     dir_of,
     path_of,
     qualified_match,
@@ -152,6 +153,10 @@ class Resolver:
     # -- dependency tracking -------------------------------------------------------------------
     def _touch(self, path: str) -> None:
         self._consulted.add(path)
+
+    def _touch_dir(self, d: str) -> None:
+        """Depend on every file of directory ``d`` (a package): one entry, not one per file."""
+        self._consulted.add(dir_dependency(d))
 
     def _uses_name(self, name: str) -> None:
         self._consulted.add(_NAME + name)
@@ -322,17 +327,17 @@ class Resolver:
         return None
 
     def _package_lookup(self, path: str, name: str) -> tuple[str, ...]:
-        fam = family(self.t.language.get(path, ""))
-        caller_test = self.t.is_test[path]
+        """Top-level ``name`` in the other files of the package (same directory and language family;
+        test files only for tests). Depends on every file of the directory: one entry records that."""
+        language, is_test, file_of = self.t.language, self.t.is_test, self.t.file_of
+        fam = family(language.get(path, ""))
+        caller_test = is_test[path]
+        d = self.t.dir_of_file[path]
+        self._touch_dir(d)
         out = []
-        for other in self.t.files_in_dir.get(dir_of(path), ()):
-            if other == path or family(self.t.language[other]) != fam:
-                continue
-            if self.t.is_test[other] and not caller_test:
-                continue
-            self._touch(other)
-            node = self.t.top.get(other, {}).get(name)
-            if node:
+        for node in self.t.dir_top(d).get(name, ()):
+            other = file_of[node]
+            if other != path and family(language[other]) == fam and (caller_test or not is_test[other]):
                 out.append(node)
         return tuple(out)
 
@@ -380,19 +385,14 @@ class Resolver:
         return _NONE
 
     def _dir_attr(self, d: str, name: str) -> tuple[str, ...]:
-        """A package directory's member: Python submodule, or a top-level definition of its files."""
-        files = self.t.files_in_dir.get(d, ())
-        if any(self.t.language[p] == "python" for p in files) or not files:
+        """A package directory's member: Python submodule, or a top-level definition of its (non-test)
+        files."""
+        if d in self.t.python_dirs or d not in self.t.files_in_dir:
             sub = self.t.py_submodule(d, name)
             return (sub,) if sub else _NONE
-        out = []
-        for path in files:
-            if not self.t.is_test[path]:
-                self._touch(path)
-                node = self.t.top.get(path, {}).get(name)
-                if node:
-                    out.append(node)
-        return tuple(out)
+        self._touch_dir(d)
+        is_test, file_of = self.t.is_test, self.t.file_of
+        return tuple(node for node in self.t.dir_top(d).get(name, ()) if not is_test[file_of[node]])
 
     def walk(self, path: str, parts: list[str]) -> Hit | None:
         """Resolve a dotted expression ('mod.Class', 'pkg.sub.f', 'Class.method') from ``path``."""
@@ -451,7 +451,7 @@ class Resolver:
             path = self.t.file_of[cls]
             self._touch(path)  # member() reads the members of each; Go methods may sit in any package file
             if self.t.language.get(path) == "go":
-                self._consulted.update(self.t.files_in_dir.get(dir_of(path), ()))
+                self._touch_dir(self.t.dir_of_file[path])
             for base in self.bases(cls):
                 if base not in seen:
                     seen.add(base)
@@ -479,8 +479,7 @@ class Resolver:
             if d is not None and self.t.is_class(symbol_id(path, qual)):
                 return symbol_id(path, qual)
             if d is None and "." not in qual and self.t.language.get(path) == "go":
-                for other in self.t.files_in_dir.get(dir_of(path), ()):
-                    self._touch(other)
+                self._touch_dir(self.t.dir_of_file[path])
                 owner = self.t.package_class(path, qual)
                 if owner:
                     return owner
@@ -549,7 +548,9 @@ class Resolver:
         return self.walk(path, [*parts, ref.name])
 
     def resolve_call(self, path: str, ref: Ref, caller: str, visible: frozenset[str]) -> Hit | None:
-        """Targets of a call; None when nothing in the repo can be meant, no targets when too many."""
+        """Targets of a call; None when nothing in the repo can be meant, no targets when too many.
+
+        ``visible``: the files, and the directories ('pkg/') all of whose files, the caller can see."""
         lang = self.t.language[path]
         receiver, name = ref.receiver, ref.name
         cls = self.enclosing_class(path, ref.source) if ref.source else None
@@ -676,8 +677,8 @@ class Resolver:
         """A method call on a receiver we cannot type: prefer methods in files the caller can see."""
         cands = [m for m in self._named(name, family(self.t.language[path]), "method", self.t.is_test[path])
                  if m != caller]
-        file_of = self.t.file_of
-        seen = tuple(m for m in cands if file_of[m] in visible)
+        file_of, dir_of_file = self.t.file_of, self.t.dir_of_file
+        seen = tuple(m for m in cands if file_of[m] in visible or dir_of_file[file_of[m]] in visible)
         if seen:
             return _split(seen, RECEIVER_METHOD)
         return _split(tuple(cands), UNIQUE_GLOBAL)
@@ -719,7 +720,7 @@ class Resolver:
         visible = self._import_edges(path, out)
         lang = self.t.language[path]
         if lang in PACKAGE_SCOPE:
-            visible.update(self.t.files_in_dir.get(dir_of(path), ()))
+            visible.add(self.t.dir_of_file[path])  # the whole package
         frozen = frozenset(visible)
         is_doc = lang in DOC_LANGUAGES
         in_test = self.t.is_test[path]
@@ -756,14 +757,12 @@ class Resolver:
 
     def _import_edges(self, path: str, out: FileEdges) -> set[str]:
         """imports edges (to the module a statement names, its submodules and named symbols);
-        returns the files the importing file can see."""
+        returns what the importing file can see: files, and directories ('pkg/') all of whose files
+        it sees."""
         visible = {path}
 
         def see(node: str) -> None:
-            if node.endswith("/"):
-                visible.update(self.t.files_in_dir.get(node, ()))
-            else:
-                visible.add(path_of(node))
+            visible.add(node if node.endswith("/") else path_of(node))
 
         for imp in self.facts.imports.get(path, ()):
             base, exact = self.import_base(path, imp)

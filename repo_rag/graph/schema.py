@@ -11,7 +11,9 @@ import posixpath
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-GRAPH_VERSION = 1
+# What a graph's contents mean (node ids, attributes, file_deps): a graph built by another version is
+# rebuilt. 2: file_deps may name a whole directory (``DIR_DEPENDENCY``).
+GRAPH_VERSION = 2
 
 # -- node types -----------------------------------------------------------------------------
 NODE_DIR = "dir"  # id 'pkg/sub/'
@@ -19,6 +21,7 @@ NODE_FILE = "file"  # id 'pkg/sub/mod.py'
 NODE_CLASS = "class"  # id 'pkg/sub/mod.py::Outer.Inner'
 NODE_FUNCTION = "function"  # functions and methods (attribute ``kind`` tells them apart)
 NODE_SECTION = "section"  # a doc section, id 'docs/guide.md#Title > Sub'
+NODE_TYPES = (NODE_DIR, NODE_FILE, NODE_CLASS, NODE_FUNCTION, NODE_SECTION)
 SYMBOL_NODES = frozenset({NODE_CLASS, NODE_FUNCTION})
 
 # Node attributes: type, kind, path, qualname, name, start_line, end_line, is_test, language, and
@@ -40,15 +43,30 @@ DEPENDENCY_EDGES = (EDGE_CALLS, EDGE_IMPORTS, EDGE_INHERITS, EDGE_REFERENCES)
 # Edge attributes: type, confidence (0..1), provenance (below), line (first use site, in the
 # source node's file; 0 for structure), count (use sites merged into the edge).
 
-# Edge-type weights for personalized PageRank (walked in both directions).
+# Edge-type weights for personalized PageRank (walked in both directions, each edge's weight times
+# its confidence). The one table: retrieval's graph channel spreads relevance with it, and
+# ``CodeGraph.personalized_pagerank`` uses it for types a caller does not override. The values are
+# the ones retrieval has always used (issue #9 merged a second, test-only table into this one); the
+# order is what matters, and the reasons for it:
 DEFAULT_PPR_WEIGHTS: dict[str, float] = {
+    # A caller and its callee take part in the same behaviour: the strongest evidence that code near
+    # a hit is relevant to the same question.
     EDGE_CALLS: 1.0,
+    # A subclass overrides or extends its base's methods: questions about one usually need the other.
     EDGE_INHERITS: 0.8,
-    EDGE_DOCUMENTS: 0.5,
-    EDGE_IMPORTS: 0.4,
-    EDGE_REFERENCES: 0.3,
-    EDGE_CONTAINS: 0.3,
-    EDGE_TESTS: 0.3,
+    # A method's class and siblings, a symbol's file: the enclosing context an answer often needs; a
+    # little weaker than a call because a big class or file contains much that is unrelated.
+    EDGE_CONTAINS: 0.6,
+    # File-level and coarse: an import says two modules work together, not which parts.
+    EDGE_IMPORTS: 0.5,
+    # Naming a type (annotations, fields, isinstance) is looser than calling into it.
+    EDGE_REFERENCES: 0.4,
+    # Prose naming a symbol: useful for "how do I" questions, but docs rank below code (retrieval
+    # priors), so they should not pull much relevance away from it.
+    EDGE_DOCUMENTS: 0.3,
+    # Every tests edge doubles a calls edge from the same test, which already carries 1.0: a small
+    # extra so tests do not crowd out the code under test.
+    EDGE_TESTS: 0.2,
 }
 
 # -- provenances: how an edge was resolved, strongest first ----------------------------------
@@ -68,6 +86,11 @@ QUALIFIED_NAME = "qualified-name"  # a dotted name in prose matching exactly one
 UNIQUE_GLOBAL = "unique-global-name"  # the only definition with that name in the language family
 AMBIGUOUS = "ambiguous-name"  # one of up to MAX_CANDIDATES same-named definitions
 TEST_CALL = "test-call"  # tests edges, derived from calls
+PROVENANCES = (
+    STRUCTURE, IMPORT_RESOLVED, IMPORT_SUFFIX, SELF_METHOD, SUPER_METHOD, SAME_FILE, IMPORTED_NAME,
+    MODULE_ATTRIBUTE, SAME_PACKAGE, RECEIVER_TYPE, RECEIVER_METHOD, SUBCLASS_METHOD, QUALIFIED_NAME,
+    UNIQUE_GLOBAL, AMBIGUOUS, TEST_CALL,
+)
 
 CONFIDENCE: dict[str, float] = {
     IMPORT_RESOLVED: 1.0,
@@ -116,6 +139,15 @@ def path_of(node: str) -> str:
     if "::" in node:
         return node.split("::", 1)[0]
     return node.split("#", 1)[0]
+
+
+DIR_DEPENDENCY = "\x01"  # file_deps entry '\x01pkg/': resolution read every file of 'pkg/' (a package)
+
+
+def dir_dependency(d: str) -> str:
+    """The ``file_deps`` entry for a dependency on all files of directory ``d`` (one entry instead of
+    one per file keeps package-scoped languages linear in the size of a package)."""
+    return DIR_DEPENDENCY + d
 
 
 def dir_of(path: str) -> str:

@@ -25,14 +25,21 @@ class Tables:
         self.language = facts.language
         self.files = frozenset(facts.language)
         self.is_test = {p: is_test_path(p) for p in self.files}
-        self.files_in_dir: dict[str, list[str]] = defaultdict(list)
+        # Package-scoped languages (Go, Java, ...) look things up per directory: everything they
+        # need is indexed by directory once (``dir_top``, ``package_class``), never by scanning the
+        # files of a directory per lookup, which is quadratic in the size of a package.
+        self.files_in_dir: dict[str, list[str]] = defaultdict(list)  # sorted
+        self.dir_of_file: dict[str, str] = {}
         self.dirs: set[str] = set()
         for path in sorted(self.files):
-            d = dir_of(path)
+            d = self.dir_of_file[path] = dir_of(path)
             self.files_in_dir[d].append(path)
             while d:
                 self.dirs.add(d)
                 d = dir_of(d)
+        self.python_dirs = frozenset(self.dir_of_file[p] for p in self.files if self.language[p] == "python")
+        self._dir_top: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._dir_classes: dict[str, dict[str, str]] = {}
         self.top: dict[str, dict[str, str]] = defaultdict(dict)  # path -> name -> top-level symbol
         self.members: dict[str, dict[str, str]] = defaultdict(dict)  # symbol -> name -> member symbol
         self.kind: dict[str, str] = {}  # symbol -> definition kind (class/function/method)
@@ -77,12 +84,29 @@ class Tables:
         return None
 
     def package_class(self, path: str, qualname: str) -> str | None:
-        """A class of that qualname in the same directory (Go types and their methods may be apart)."""
-        for other in self.files_in_dir.get(dir_of(path), ()):
-            d = self.facts.defs.get(other, {}).get(qualname)
-            if d is not None and d.kind == CLASS:
-                return symbol_id(other, qualname)
-        return None
+        """A class of that qualname in the same directory (Go types and their methods may be apart);
+        the first file of the directory that defines one wins."""
+        d = dir_of(path)
+        classes = self._dir_classes.get(d)
+        if classes is None:
+            classes = self._dir_classes[d] = {}
+            for other in self.files_in_dir.get(d, ()):
+                for qual, definition in self.facts.defs.get(other, {}).items():
+                    if definition.kind == CLASS and qual not in classes:
+                        classes[qual] = symbol_id(other, qual)
+        return classes.get(qualname)
+
+    def dir_top(self, d: str) -> dict[str, tuple[str, ...]]:
+        """name -> the top-level definitions of that name in the files of directory ``d``, in file
+        order (one per file): what a package (Go, Java, ...) or a package import sees."""
+        found = self._dir_top.get(d)
+        if found is None:
+            by_name: dict[str, list[str]] = defaultdict(list)
+            for path in self.files_in_dir.get(d, ()):
+                for name, node in self.top.get(path, {}).items():
+                    by_name[name].append(node)
+            found = self._dir_top[d] = {name: tuple(nodes) for name, nodes in by_name.items()}
+        return found
 
     def is_method(self, node: str) -> bool:
         return self.kind.get(node) == METHOD or node in self.class_of
