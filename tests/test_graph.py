@@ -15,7 +15,7 @@ import pytest
 
 from indexers.languages import language_for_path
 from indexers.model import CALL, CLASS, FUNCTION, INHERIT, METHOD, REFERENCE, Definition, Import
-from repo_rag.cli_graph import run as run_cli
+from repo_rag.cli.graph import run as run_cli
 from repo_rag.config import load_config
 from repo_rag.graph import (
     DEFAULT_PPR_WEIGHTS,
@@ -353,8 +353,9 @@ def test_nothing_outside_the_graph_package_reaches_into_it() -> None:
     string literals (a word list that merely contains 'tests' is fine)."""
     root = Path(__file__).parent.parent
     offenders = []
-    callers = sorted([*root.glob("repo_rag/*.py"), *root.glob("ui/*.py"), *root.glob("eval/*.py")])
-    assert root / "repo_rag" / "retrieve.py" in callers and root / "repo_rag" / "cli_graph.py" in callers
+    callers = sorted([*root.glob("repo_rag/*.py"), *root.glob("repo_rag/cli/*.py"), *root.glob("ui/*.py"),
+                      *root.glob("eval/*.py")])
+    assert root / "repo_rag" / "retrieve.py" in callers and root / "repo_rag" / "cli" / "graph.py" in callers
     for path in callers:
         tree = ast.parse(path.read_text())
         in_word_lists = {  # {"test", "tests", "testing", ...}: strings only, not all of them edge kinds
@@ -571,7 +572,7 @@ def test_save_and_load(graph: CodeGraph, tmp_path: Path) -> None:
 
 def _cli(*argv: str) -> tuple[int, str, str]:
     parser = argparse.ArgumentParser()
-    from repo_rag.cli_graph import add_parser
+    from repo_rag.cli.graph import add_parser
 
     add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["graph", *argv])
