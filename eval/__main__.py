@@ -1,4 +1,4 @@
-"""`python -m eval BENCHMARK [options]` (same commands as `repo-rag eval`)."""
+"""`python -m repo_rag.eval BENCHMARK [options]` (same commands as `repo-rag eval`)."""
 
 import sys
 

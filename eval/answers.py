@@ -10,7 +10,7 @@ reports:
 * ``fallback_rate``: share answered retrieval-only because the model was unavailable;
 * first-token and total latency, p50 and p95 (ms).
 
-    python -m eval.answers --repo REPO --questions eval/data/devset.jsonl --backend local --backend none
+    python -m repo_rag.eval.answers --repo REPO --questions eval/data/devset.jsonl --backend local --backend none
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def run_answer_eval(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m eval.answers", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m repo_rag.eval.answers", description=__doc__.split("\n\n")[0])
     p.add_argument("--repo", required=True, help="indexed repository")
     p.add_argument("--index-dir", help="index directory (default: REPO/.repo-rag)")
     p.add_argument("--questions", required=True, help="JSON Lines with question and gold_files")

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexers.languages import CODE_LANGUAGES, get_parser
 from repo_rag.embed import Embedder
+from repo_rag.parsing import CODE_LANGUAGES, get_parser
 
 
 def make_embedding(embedder: Embedder) -> Any:

@@ -1,6 +1,6 @@
 """Embedding backends on real code chunks: throughput and fidelity to the fp32 PyTorch vectors.
 
-    python -m eval embed-bench --project django --n 1024
+    python -m repo_rag.eval embed-bench --project django --n 1024
 
 Chunks come from an index of the project (built without embeddings if missing), embedded with
 the same text the indexer uses. Prints a markdown table and writes JSON.
@@ -75,7 +75,7 @@ def run(project: str, n: int, seq_lengths: list[int]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m eval embed-bench", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m repo_rag.eval embed-bench", description=__doc__)
     ap.add_argument("--project", default="django", choices=sorted(PROJECTS))
     ap.add_argument("--n", type=int, default=1024)
     ap.add_argument("--seq", default="128,256")

@@ -1,7 +1,7 @@
 """Index/search benchmark on real projects: stage times, memory, time-to-lexical, incremental
 re-index, search latency and file-level hit@1/hit@5 per channel on the dev question set.
 
-    python -m eval index-bench --projects django,rxjs,cobra --out eval/out/index-bench
+    python -m repo_rag.eval index-bench --projects django,rxjs,cobra --out eval/out/index-bench
 
 Prints a markdown table and writes JSON. Indexing runs in a child process (the real CLI) while
 this process polls lexical search, so "lexical search answers after N s" is measured, not inferred.
@@ -103,39 +103,40 @@ def bench_project(name: str, out: dict, cold_cache: bool, dense_scope: str, repe
     env["REPO_RAG_INDEX_DENSE_SCOPE"] = dense_scope
     res: dict = {"project": project.key, "root": str(root), "dense_scope": dense_scope, "cold_cache": cold_cache}
     res["full_index"] = _index_with_polling(root, index_dir, env, [])
-
-    target = _touch_one_file(root, index_dir)
-    original = target.read_bytes()
-    try:
-        target.write_bytes(original + b"\n# repo-rag benchmark edit\n")
-        t0 = time.perf_counter()
-        r = subprocess.run(
-            [sys.executable, "-m", "repo_rag.cli", "index", str(root), "--index-dir", str(index_dir), "--json", "-q"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        res["incremental"] = {
-            "file": str(target.relative_to(root)),
-            "cli_wall_s": time.perf_counter() - t0,
-            "report": json.loads(r.stdout),
-        }
-    finally:
-        target.write_bytes(original)
-        subprocess.run(
-            [sys.executable, "-m", "repo_rag.cli", "index", str(root), "--index-dir", str(index_dir), "-q"],
-            env=env,
-            capture_output=True,
-            check=True,
-        )
+    res["incremental"] = _one_file_reindex(root, index_dir, env)
 
     os.environ["REPO_RAG_CACHE_DIR"] = env.get("REPO_RAG_CACHE_DIR", os.environ.get("REPO_RAG_CACHE_DIR", ""))
     if not os.environ["REPO_RAG_CACHE_DIR"]:
         del os.environ["REPO_RAG_CACHE_DIR"]
     repo = Repository(root, load_config(root), index_dir)
     questions = [json.loads(line) for line in DEVSET.read_text().splitlines() if line.strip()]
-    questions = [q for q in questions if q["project"] == project.name]
+    own = [q for q in questions if q["project"] == project.name]
+    res["quality"], res["search_ms"] = _quality_and_latency(repo, own, repeats)
+    out[name] = res
+    return res
+
+
+def _one_file_reindex(root: Path, index_dir: Path, env: dict[str, str]) -> dict:
+    """Edit one indexed file, time the CLI re-index, then restore the file and the index."""
+    target = _touch_one_file(root, index_dir)
+    original = target.read_bytes()
+    cmd = [sys.executable, "-m", "repo_rag.cli", "index", str(root), "--index-dir", str(index_dir), "-q"]
+    try:
+        target.write_bytes(original + b"\n# repo-rag benchmark edit\n")
+        t0 = time.perf_counter()
+        r = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True, check=True)
+        return {
+            "file": str(target.relative_to(root)),
+            "cli_wall_s": time.perf_counter() - t0,
+            "report": json.loads(r.stdout),
+        }
+    finally:
+        target.write_bytes(original)
+        subprocess.run(cmd, env=env, capture_output=True, check=True)
+
+
+def _quality_and_latency(repo: Repository, questions: list[dict], repeats: int) -> tuple[dict, dict]:
+    """File hit@1/@5 per channel set on the dev questions, and search latency of the full pipeline."""
     repo.search("warm up the model", k=5)
     quality = {}
     latencies: list[float] = []
@@ -158,15 +159,13 @@ def bench_project(name: str, out: dict, cold_cache: bool, dense_scope: str, repe
             t0 = time.perf_counter()
             repo.search(q["question"], k=10)
             latencies.append((time.perf_counter() - t0) * 1000)
-    res["quality"] = quality
-    res["search_ms"] = {
+    latency = {
         "p50": _pct(latencies, 0.5),
         "p95": _pct(latencies, 0.95),
         "n": len(latencies),
         "mean": statistics.fmean(latencies) if latencies else float("nan"),
     }
-    out[name] = res
-    return res
+    return quality, latency
 
 
 def render(results: dict) -> str:
@@ -198,7 +197,7 @@ def render(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m eval index-bench", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m repo_rag.eval index-bench", description=__doc__)
     ap.add_argument("--projects", default="django,rxjs,cobra")
     ap.add_argument("--out", default="eval/out/index-bench")
     ap.add_argument("--warm-cache", action="store_true", help="reuse the user embedding cache (default: cold)")

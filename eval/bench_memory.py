@@ -1,6 +1,6 @@
 """Peak memory and time of a full lexical+graph index on a real project and on an N-times copy of it.
 
-    python -m eval mem-bench --project django --copies 10 --out eval/out/mem-bench
+    python -m repo_rag.eval mem-bench --project django --copies 10 --out eval/out/mem-bench
 
 The N-times tree is the project copied into N sibling folders (``copy_00/`` ...), so file count,
 chunk count and graph size grow N-fold with realistic content. Indexing runs in a child process
@@ -45,7 +45,7 @@ def _index(tree: Path, index_dir: Path) -> dict:
     return {"wall_s": time.perf_counter() - t0, "report": report}
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m eval mem-bench") -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m repo_rag.eval mem-bench") -> int:
     ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--project", default="django", choices=sorted(PROJECTS))
     ap.add_argument("--copies", default="1,10", help="comma list of tree sizes (1 = the project itself)")

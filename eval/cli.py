@@ -1,4 +1,4 @@
-"""`repo-rag eval ...` (plugin of the core CLI) and `python -m eval ...`: benchmark sub-commands.
+"""`repo-rag eval ...` (plugin of the core CLI) and `python -m repo_rag.eval ...`: benchmark sub-commands.
 
 Each benchmark is a module with ``main(argv) -> int`` (optionally ``main(argv, prog=...)``, so its
 usage line names the command it was reached by) that owns its own argument parser; this module
@@ -21,13 +21,15 @@ class EvalCommand:
     help: str
 
 
+_PKG = __package__ or "repo_rag.eval"
+
 COMMANDS: dict[str, EvalCommand] = {
-    "swebench": EvalCommand("eval.swebench", "SWE-bench Lite file localisation: repo-rag channels vs baselines"),
-    "index-bench": EvalCommand("eval.bench_index", "index stages, memory, incremental and search latency/quality"),
-    "mem-bench": EvalCommand("eval.bench_memory", "peak memory of indexing a project and an N-times copy of it"),
-    "embed-bench": EvalCommand("eval.bench_embed", "embedding backends: throughput and fidelity"),
-    "answers": EvalCommand("eval.answers", "answer quality and latency per LLM backend"),
-    "load": EvalCommand("eval.load_test", "parallel-question load test against a running repo-rag serve"),
+    "swebench": EvalCommand(_PKG + ".swebench", "SWE-bench Lite file localisation: repo-rag channels vs baselines"),
+    "index-bench": EvalCommand(_PKG + ".bench_index", "index stages, memory, incremental and search latency/quality"),
+    "mem-bench": EvalCommand(_PKG + ".bench_memory", "peak memory of indexing a project and an N-times copy of it"),
+    "embed-bench": EvalCommand(_PKG + ".bench_embed", "embedding backends: throughput and fidelity"),
+    "answers": EvalCommand(_PKG + ".answers", "answer quality and latency per LLM backend"),
+    "load": EvalCommand(_PKG + ".load_test", "parallel-question load test against a running repo-rag serve"),
 }
 
 
@@ -56,9 +58,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m eval BENCHMARK [options]`."""
-    parser = argparse.ArgumentParser(prog="python -m eval", description="repo-rag benchmarks; "
+    """`python -m repo_rag.eval BENCHMARK [options]`."""
+    parser = argparse.ArgumentParser(prog="python -m repo_rag.eval", description="repo-rag benchmarks; "
                                      "`<benchmark> --help` lists a benchmark's options.")
-    _add_benchmarks(parser, "python -m eval")
+    _add_benchmarks(parser, "python -m repo_rag.eval")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     return int(args.func(args) or 0)

@@ -1,7 +1,7 @@
 """Load test for a running `repo-rag serve`: N questions in parallel through its HTTP API.
 
-    python -m eval.load_test --url http://127.0.0.1:7860 -n 20 --backend none
-    python -m eval.load_test --url ... -n 20 --json-out eval/out/load.json
+    python -m repo_rag.eval.load_test --url http://127.0.0.1:7860 -n 20 --backend none
+    python -m repo_rag.eval.load_test --url ... -n 20 --json-out eval/out/load.json
 
 Every question goes through the ``/ask`` API endpoint (the same queue as the web chat) with
 gradio_client; all are submitted at once, so the server's queue and concurrency limit are what is
@@ -138,7 +138,7 @@ def run_load(
     return result
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m eval.load_test") -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval.load_test") -> int:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("--url", default="http://127.0.0.1:7860", help="the running `repo-rag serve`")
     p.add_argument("-n", type=int, default=20, help="parallel questions (default 20)")

@@ -36,7 +36,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from indexers.model import CLASS, FUNCTION, METHOD, Definition
+from repo_rag.parsing import CLASS, FUNCTION, METHOD, Definition
 
 KS = (1, 3, 5, 10)
 FUNCTION_KINDS = frozenset({FUNCTION, METHOD})

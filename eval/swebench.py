@@ -40,10 +40,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from statistics import median
 
-from indexers.languages import language_for_path
-from indexers.parse import parse_source
 from repo_rag.config import Config, load_config
 from repo_rag.embed import Embedder
+from repo_rag.parsing import language_for_path, parse_source
 from repo_rag.repository import Repository
 
 from .corpus import Corpus, CorpusError, SdistSpec
@@ -339,7 +338,12 @@ def method_channels(method: str, dense: bool) -> tuple[str, ...]:
 
 
 def run(settings: RunSettings, log: Log = _stderr) -> dict:
-    """Evaluate ``settings.methods`` on the selected sdists; returns the results.json content."""
+    """Evaluate ``settings.methods`` on the selected sdists; returns the results.json content.
+
+    Long because it is the harness's one sequential script (per sdist: fetch, index, run each
+    method, record, checkpoint for resuming), kept in one place so the order of side effects reads
+    top to bottom.
+    """
     t_run = time.perf_counter()
     for m in settings.methods:
         if m not in METHODS:
@@ -532,6 +536,7 @@ def summary_table(summaries: dict[str, Summary], query_ms: dict[str, float | Non
 
 
 def render_markdown(report: dict) -> str:
+    """The report as Markdown. Long because it is one template, section after section."""
     st = report["settings"]
     code = report.get("code", {})
     sample = report["sample"]
@@ -616,7 +621,7 @@ def write_outputs(out: Path, report: dict) -> None:
 
 
 # -- command line --------------------------------------------------------------------------------
-def build_parser(prog: str = "python -m eval swebench") -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m repo_rag.eval swebench") -> argparse.ArgumentParser:
     epilog = (
         "Cost: without --dense an sdist indexes in seconds to a few minutes; with --dense MiniLM embeds "
         "~15-30 chunks/s on 2 CPU cores (Django: 20+ min per sdist, cached by content afterwards); "
@@ -657,7 +662,7 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
     )
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m eval swebench") -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval swebench") -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     if not Path(args.data).is_file():

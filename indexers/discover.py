@@ -40,7 +40,7 @@ from typing import NamedTuple
 
 from pathspec import GitIgnoreSpec
 
-from indexers.model import SkippedFile, SourceFile
+from .model import SkippedFile, SourceFile
 
 LanguageFn = Callable[[str], str]
 
@@ -748,7 +748,7 @@ def discover(root: str | Path, *, max_file_bytes: int = 1_000_000, extra_ignore:
     if not os.path.isdir(root_str):
         raise NotADirectoryError(f"not a directory: {root_str}")
     if language_for_path is None:
-        from indexers.languages import language_for_path as default_language_for_path
+        from .languages import language_for_path as default_language_for_path
 
         language_for_path = default_language_for_path
     return _Walker(root_str, max_file_bytes, extra_ignore, follow_symlinks, language_for_path).run()

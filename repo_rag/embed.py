@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexers.model import content_hash
+from repo_rag.indexers.model import content_hash
 
 from .config import EmbedConfig
 from .errors import RepoRagError

@@ -23,8 +23,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from indexers.discover import is_secret_path, read_text
-from indexers.secrets import redact_secrets
+from repo_rag.indexers.discover import is_secret_path, read_text
+from repo_rag.indexers.secrets import redact_secrets
 
 from .errors import RepoRagError
 

@@ -31,11 +31,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexers.discover import DiscoveryResult, discover, read_text
-from indexers.model import ParsedFile, SourceFile, content_hash
-from indexers.parse import parse_source
-from indexers.secrets import redact_secrets
-from indexers.testpaths import is_test_path
+from repo_rag.indexers.discover import DiscoveryResult, discover, read_text
+from repo_rag.indexers.model import ParsedFile, SourceFile, content_hash
+from repo_rag.indexers.parse import parse_source
+from repo_rag.indexers.secrets import redact_secrets
+from repo_rag.indexers.testpaths import is_test_path
 
 from .config import Config
 from .embed import Embedder, embedding_text

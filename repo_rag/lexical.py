@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from indexers.model import Chunk
+from repo_rag.indexers.model import Chunk
 
 from .store import Store
 

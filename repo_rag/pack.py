@@ -31,8 +31,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from indexers.discover import is_secret_path
-from indexers.secrets import redact_secrets
+from repo_rag.indexers.discover import is_secret_path
+from repo_rag.indexers.secrets import redact_secrets
 
 from .files import FileAccessError, FileGate
 from .hits import SearchHit

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
-from indexers.secrets import redact_secrets
+from repo_rag.indexers.secrets import redact_secrets
 
 from .pack import PackedContext
 

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from indexers.testpaths import is_test_path
+from repo_rag.indexers.testpaths import is_test_path
 
 from .config import SearchConfig
 from .embed import Embedder
@@ -279,18 +279,7 @@ class HybridRetriever:
             t = time.perf_counter()
             fused = self._rerank(query, fused, chunks, reasons)
             timings["rerank_ms"] = (time.perf_counter() - t) * 1000
-        hits: list[SearchHit] = []
-        per_path: dict[str, int] = defaultdict(int)
-        for cid, score in fused:
-            c = chunks.get(cid)
-            if c is None:
-                continue
-            if per_path[c.path] >= per_file:
-                continue
-            per_path[c.path] += 1
-            hits.append(_hit(c, score, reasons.get(cid, [])))
-            if len(hits) >= k:
-                break
+        hits = _diversified(fused, chunks, reasons, k, per_file)
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return SearchResult(query=query, hits=hits, timings=timings, notes=notes)
 
@@ -398,3 +387,20 @@ def _hit(c: StoredChunk, score: float, reasons: list[str]) -> SearchHit:
         signature=c.signature,
         chunk_id=c.id,
     )
+
+
+def _diversified(
+    fused: list[tuple[int, float]], chunks: dict, reasons: dict[int, list[str]], k: int, per_file: int
+) -> list[SearchHit]:
+    """The best ``k`` hits in fused order, at most ``per_file`` from any one file."""
+    hits: list[SearchHit] = []
+    per_path: dict[str, int] = defaultdict(int)
+    for cid, score in fused:
+        c = chunks.get(cid)
+        if c is None or per_path[c.path] >= per_file:
+            continue
+        per_path[c.path] += 1
+        hits.append(_hit(c, score, reasons.get(cid, [])))
+        if len(hits) >= k:
+            break
+    return hits

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexers.model import Definition, Import, ParsedFile, Reference, SourceFile
+from repo_rag.indexers.model import Definition, Import, ParsedFile, Reference, SourceFile
 
 from .errors import RepoRagError
 

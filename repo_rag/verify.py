@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 
-from indexers.discover import is_secret_path
+from repo_rag.indexers.discover import is_secret_path
 
 from .files import FileAccessError, FileGate
 from .store import Store

@@ -436,8 +436,8 @@ def test_cli_streams_answer_then_sources(repo: Repository, capsys: pytest.Captur
 
 # -- answer evaluation -----------------------------------------------------------------------------
 def test_answer_eval_reports_per_backend(repo: Repository, tmp_path: Path) -> None:
-    from eval.answers import main as eval_main
-    from eval.answers import run_answer_eval
+    from repo_rag.eval.answers import main as eval_main
+    from repo_rag.eval.answers import run_answer_eval
 
     questions = tmp_path / "q.jsonl"
     questions.write_text(

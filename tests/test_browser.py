@@ -64,7 +64,7 @@ def serve_command() -> list[str]:
     if any(ep.name == "serve" for ep in entry_points(group="repo_rag.commands")):
         exe = shutil.which("repo-rag", path=str(Path(sys.executable).parent))
         return [exe, "serve"] if exe else [sys.executable, "-m", "repo_rag.cli", "serve"]
-    return [sys.executable, "-m", "ui.cli", "serve"]
+    return [sys.executable, "-m", "repo_rag.ui.cli", "serve"]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def make_hostile_repo(base: Path, leak_url: str) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, leak):
-    from ui.cli import _index_dirs
+    from repo_rag.ui.cli import _index_dirs
 
     base = tmp_path_factory.mktemp("browser")
     feedback_db, log_path = base / "feedback.sqlite", base / "serve.log"

@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from indexers import discover as disc
-from indexers.discover import DiscoveryResult, discover, format_report, is_secret_path, read_text
+from repo_rag.indexers import discover as disc
+from repo_rag.indexers.discover import DiscoveryResult, discover, format_report, is_secret_path, read_text
 
 LANGS = {".py": "python", ".js": "javascript", ".md": "markdown", ".go": "go", ".txt": "text"}
 
@@ -479,7 +478,6 @@ def test_root_must_be_a_directory(tmp_path: Path) -> None:
 
 
 def test_default_language_detection(tmp_path: Path) -> None:
-    pytest.importorskip("indexers.languages")
     write(tmp_path, "m.py")
     assert [f.language for f in discover(tmp_path).files] == ["python"]
 

@@ -9,9 +9,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from eval.corpus import CorpusError, SdistSpec, unpack_archive
-from eval.metrics import (
+from repo_rag.eval.corpus import CorpusError, SdistSpec, unpack_archive
+from repo_rag.eval.metrics import (
     PatchHunk,
     acc_at_k,
     entity_at,
@@ -24,8 +23,8 @@ from eval.metrics import (
     reciprocal_rank,
     summarize,
 )
-from eval.swebench import Instance, select
-from indexers.model import Definition
+from repo_rag.eval.swebench import Instance, select
+from repo_rag.indexers.model import Definition
 
 
 # -- file level ----------------------------------------------------------------------------------
@@ -129,7 +128,7 @@ PATCH = "\n".join([
 
 
 def _defs_of(text: str) -> list[Definition]:
-    from indexers.parse import parse_source
+    from repo_rag.indexers.parse import parse_source
 
     return parse_source("pkg/box.py", text, "python").definitions
 

@@ -17,12 +17,11 @@ import pytest
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-from indexers.chunk import DefSite, ModulePlan, build_chunks, pack_lines, window_chunks  # noqa: E402
-from indexers.discover import read_text  # noqa: E402
-from indexers.model import CLASS, FUNCTION, METHOD, ParsedFile  # noqa: E402
-from indexers.parse import parse_source  # noqa: E402
-from indexers.secrets import REDACTED, redact_secrets, scan_secrets  # noqa: E402
+from repo_rag.indexers.chunk import DefSite, ModulePlan, build_chunks, pack_lines, window_chunks  # noqa: E402
+from repo_rag.indexers.discover import read_text  # noqa: E402
+from repo_rag.indexers.model import CLASS, FUNCTION, METHOD, ParsedFile  # noqa: E402
+from repo_rag.indexers.parse import parse_source  # noqa: E402
+from repo_rag.indexers.secrets import REDACTED, redact_secrets, scan_secrets  # noqa: E402
 
 # Deterministic and quick by default (~20 s on 2 cores); REPO_RAG_FUZZ_EXAMPLES=2000 explores further
 # with fresh random examples.

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from repo_rag.indexers.languages import language_for_path
+from repo_rag.indexers.model import CALL, CLASS, FUNCTION, INHERIT, METHOD, REFERENCE, Definition, Import
 
-from indexers.languages import language_for_path
-from indexers.model import CALL, CLASS, FUNCTION, INHERIT, METHOD, REFERENCE, Definition, Import
 from repo_rag.cli.graph import run as run_cli
 from repo_rag.config import load_config
 from repo_rag.graph import (

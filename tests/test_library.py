@@ -68,7 +68,8 @@ def test_docs_examples_run(tmp_path, monkeypatch):
     assert f"{hit.start_line:4} {first_line}" in printed
     assert "bookstore/auth.py::check_password" in printed
     assert "verified" in printed
-    assert "Refused: &#x27;../../etc/passwd&#x27; is not a repository-relative path" in printed and 'class="status ok"' in printed
+    assert "Refused: &#x27;../../etc/passwd&#x27; is not a repository-relative path" in printed
+    assert 'class="status ok"' in printed
     assert namespace["report"].chunks_total > 100
     assert not (target / ".repo-rag").exists(), "the docs' default index location is the user cache, not the repo"
     assert namespace["repo"].index_dir.is_relative_to(load_config(target).cache_path / "indexes")

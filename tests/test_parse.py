@@ -10,10 +10,9 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-
-from indexers.chunk import WINDOW_LINES, WINDOW_OVERLAP
-from indexers.languages import CODE_LANGUAGES, get_parser, is_doc_language, language_for_path
-from indexers.model import (
+from repo_rag.indexers.chunk import WINDOW_LINES, WINDOW_OVERLAP
+from repo_rag.indexers.languages import CODE_LANGUAGES, get_parser, is_doc_language, language_for_path
+from repo_rag.indexers.model import (
     CALL,
     CLASS,
     FUNCTION,
@@ -25,7 +24,7 @@ from indexers.model import (
     WINDOW,
     ParsedFile,
 )
-from indexers.parse import get_query, parse_source
+from repo_rag.indexers.parse import get_query, parse_source
 
 FIXTURE = Path(__file__).parent / "fixtures" / "polyglot"
 EXPECTED = json.loads((Path(__file__).parent / "fixtures" / "polyglot_expected.json").read_text())

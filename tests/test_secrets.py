@@ -9,8 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from indexers.secrets import REDACTED, SECRET_KINDS, redact_secrets, scan_secrets
+from repo_rag.indexers.secrets import REDACTED, SECRET_KINDS, redact_secrets, scan_secrets
 
 B64 = "MIIEowIBAAKCAQEA7canaryKEYqP3xWv9sLm2TzQ8nR4bY6cJ1hF5gD0eK7aU"
 KEY_LINES = [B64[i:] + B64[:i] for i in range(0, 50, 7)]  # 8 lines of 'key material'

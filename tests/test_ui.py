@@ -33,8 +33,8 @@ from repo_rag.feedback import FeedbackStore
 
 pytest.importorskip("gradio")
 
-from ui.app import ChatApp, build_app, format_answer, launch_kwargs, link_citations
-from ui.cli import auth_from_env, check_exposure, choose_host, is_loopback
+from repo_rag.ui.app import ChatApp, build_app, format_answer, launch_kwargs, link_citations
+from repo_rag.ui.cli import auth_from_env, check_exposure, choose_host, is_loopback
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "polyglot"
@@ -626,8 +626,7 @@ def test_llm_endpoint_cannot_be_chosen_by_the_client(live):
 def test_page_theme_and_html_name_no_other_host(live):
     """No Google Fonts or CDN: the theme's fonts are system fonts and the page's HTML/CSS load nothing remote."""
     import httpx
-
-    from ui.app import SYSTEM_FONTS, SYSTEM_MONO_FONTS, theme
+    from repo_rag.ui.app import SYSTEM_FONTS, SYSTEM_MONO_FONTS, theme
 
     page = httpx.get(live.url + "/", timeout=30).text
     css = httpx.get(live.url + "/theme.css", timeout=30).text
@@ -729,7 +728,7 @@ def _core_with_serve(monkeypatch):
 
         @staticmethod
         def load():
-            from ui.cli import add_parser
+            from repo_rag.ui.cli import add_parser
 
             return add_parser
 
@@ -768,7 +767,7 @@ def serve_command() -> list[str]:
     if any(ep.name == "serve" for ep in entry_points(group="repo_rag.commands")):
         exe = shutil.which("repo-rag", path=str(Path(sys.executable).parent))
         return [exe, "serve"] if exe else [sys.executable, "-m", "repo_rag.cli", "serve"]
-    return [sys.executable, "-m", "ui.cli", "serve"]
+    return [sys.executable, "-m", "repo_rag.ui.cli", "serve"]
 
 
 def test_serve_refuses_non_loopback_host_from_environment(index_dir, tmp_path):
@@ -782,7 +781,7 @@ def test_serve_refuses_non_loopback_host_from_environment(index_dir, tmp_path):
 
 
 def test_serve_plugs_into_the_core_cli_through_its_entry_point(monkeypatch, capsys, index_dir):
-    """pyproject maps `serve = "ui.cli:add_parser"` in repo_rag.commands; the core CLI loads it."""
+    """pyproject maps `serve = "repo_rag.ui.cli:add_parser"` in repo_rag.commands; the core CLI loads it."""
     core, _launched = _core_with_serve(monkeypatch)
     monkeypatch.setenv("REPO_RAG_SERVE_HOST", "10.1.2.3")
     rc = core.main(["serve", "--repo", str(FIXTURE), "--repo", str(FIXTURE), "--index-dir", str(index_dir)])
@@ -895,7 +894,7 @@ def test_authenticated_api_answers_and_hidden_handlers_keep_their_rules(auth_ser
 
 @pytest.mark.slow
 def test_load_20_parallel_questions_all_succeed(auth_server):
-    from eval.load_test import markdown, run_load
+    from repo_rag.eval.load_test import markdown, run_load
 
     result = run_load(auth_server.url, n=20, backend="none", auth=AUTH, timeout_s=120)
     OUT.mkdir(exist_ok=True)
@@ -912,7 +911,8 @@ def test_load_test_script_exit_code_and_report(auth_server, tmp_path):
     env = {**os.environ, "REPO_RAG_AUTH_USER": AUTH[0], "REPO_RAG_AUTH_PASSWORD": AUTH[1]}
     out_json = tmp_path / "load.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "eval.load_test", "--url", auth_server.url, "-n", "4", "--json-out", str(out_json)],
+        [sys.executable, "-m", "repo_rag.eval.load_test", "--url", auth_server.url, "-n", "4",
+         "--json-out", str(out_json)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

@@ -8,8 +8,8 @@ refused, so configuration cannot silently expose the server), and only with a lo
 (on when both ``REPO_RAG_AUTH_USER`` and ``REPO_RAG_AUTH_PASSWORD`` are set) or an explicit
 ``--insecure`` (anyone who can reach the address may read the indexed code).
 
-Registered through the ``repo_rag.commands`` entry point (``serve = "ui.cli:add_parser"``); also
-runnable without installation as ``python -m ui.cli serve ...``.
+Registered through the ``repo_rag.commands`` entry point (``serve = "repo_rag.ui.cli:add_parser"``); also
+runnable without installation as ``python -m repo_rag.ui.cli serve ...``.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m ui.cli serve ...`` when the package (and its entry point) is not installed."""
+    """``python -m repo_rag.ui.cli serve ...`` when the package (and its entry point) is not installed."""
     parser = argparse.ArgumentParser(prog="repo-rag")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from indexers.discover import format_report
+from repo_rag.indexers.discover import format_report
 
 from ..indexer import Indexer
 from ..progress import IndexProgress

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 
 import networkx as nx
 
-from indexers.model import CLASS
-from indexers.testpaths import is_test_path
+from repo_rag.indexers.model import CLASS
+from repo_rag.indexers.testpaths import is_test_path
 
 from ..store import Store
 from .codegraph import CodeGraph

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from indexers.model import Definition, Import
+from repo_rag.indexers.model import Definition, Import
 
 from ..store import Store
 from .schema import dir_of

@@ -148,6 +148,9 @@ def _ints(values: Iterable) -> np.ndarray:
 def _encode(graph: CodeGraph) -> dict[str, np.ndarray]:
     """The graph as arrays; checks on the way that it holds only what the format stores exactly.
 
+    Long because it is one pass over the graph that builds every column side by side; split, each
+    part would walk the adjacency again (the point of this function is to walk it once).
+
     Reads networkx's adjacency dicts directly (``_node``, ``_succ``, ``_pred``; a pair's key dict is
     the same object in ``_succ`` and ``_pred``), column by column with C-level ``map``/``chain``:
     several times faster than walking its edge views.
@@ -358,6 +361,12 @@ def _codes(names: object, known: Iterable[str]) -> list[str]:
 
 
 def _decode(data: bytes) -> CodeGraph:
+    """The graph from an archive's bytes, or :class:`_Invalid` at the first thing out of place.
+
+    Long because it is one straight sequence of checks, each of which must pass before the next
+    array is trusted (lengths, then ranges, then codes, then ordering); keeping them in one place
+    makes it easy to see that nothing is used before it is checked.
+    """
     a = _read_arrays(data)
     header = json.loads(a["header"].tobytes().decode("utf-8"))
     if type(header) is not dict or header.get("format") != FORMAT or header.get("format_version") != FORMAT_VERSION:

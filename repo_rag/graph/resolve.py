@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from indexers.languages import DOC_LANGUAGES
-from indexers.model import CALL, FUNCTION, INHERIT, REFERENCE, Import
+from repo_rag.indexers.languages import DOC_LANGUAGES
+from repo_rag.indexers.model import CALL, FUNCTION, INHERIT, REFERENCE, Import
 
 from .facts import Ref
 from .lang import (

@@ -9,8 +9,8 @@ from __future__ import annotations
 import posixpath
 from collections import defaultdict
 
-from indexers.model import CLASS, METHOD, Definition
-from indexers.testpaths import is_test_path
+from repo_rag.indexers.model import CLASS, METHOD, Definition
+from repo_rag.indexers.testpaths import is_test_path
 
 from .facts import Facts
 from .lang import JS_EXTENSIONS, family
