@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from repo_rag.config import load_config
+from repo_rag.layout import DB_NAME
 from repo_rag.repository import Repository
 
 from .projects import PROJECTS, fetch_project
@@ -59,7 +60,7 @@ def _index_with_polling(root: Path, index_dir: Path, env: dict[str, str], extra:
     first_lexical = None
     cfg = load_config(root, overrides={"embed": {"enabled": False}})
     while proc.poll() is None:
-        if first_lexical is None and (index_dir / "index.sqlite").exists():
+        if first_lexical is None and (index_dir / DB_NAME).exists():
             try:
                 repo = Repository(root, cfg, index_dir)
                 if repo.search("error handling", k=3, channels=("lexical",)).hits:
@@ -80,7 +81,7 @@ def _touch_one_file(root: Path, index_dir: Path) -> Path:
     """An indexed, non-test source file of a few KB to edit (restored by the caller)."""
     import sqlite3
 
-    con = sqlite3.connect(index_dir / "index.sqlite")
+    con = sqlite3.connect(index_dir / DB_NAME)
     rows = con.execute(
         "SELECT path FROM files WHERE language IN ('python', 'typescript', 'go', 'javascript') "
         "AND size BETWEEN 2000 AND 20000 ORDER BY path"

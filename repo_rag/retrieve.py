@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from repo_rag.indexers.languages import DOC_LANGUAGES
 from repo_rag.indexers.testpaths import is_test_path
 
 from .config import SearchConfig
@@ -61,6 +62,24 @@ _DOC_WORDS = {
 
 CHANNELS = ("lexical", "dense", "symbol", "path", "graph")
 
+# Retrieval constants: fixed by design rather than tuned per corpus (tunable weights live in
+# SearchConfig). Each says why it is what it is; issue #10 replaces hand-set ones with learned ranking.
+POOL_MIN, POOL_PER_K = 50, 5  # candidates per channel: enough depth for fusion to reorder the top k
+LEXICAL_TERMS_SHORT, LEXICAL_TERMS_LONG = 24, 40  # query terms kept; issue texts carry more signal words
+EXTRA_TERMS_FROM_NAMES = 16  # code names in the query added as exact lexical terms
+SYMBOL_NAMES = 24  # names looked up exactly, most frequent first
+SYMBOL_MAX_DEFINITIONS = 25  # a name defined more often than this localises nothing
+SYMBOL_HITS_PER_NAME = 8  # definitions kept per looked-up name
+PATH_CHUNKS_PER_FILE = 3  # chunks a path anchor contributes from its file
+STEM_MIN_CHARS = 5  # file-name anchors: shorter stems ('util', 'base') are too generic
+STEM_MAX_FILES = 2  # a stem shared by more files is not an anchor
+GRAPH_SEEDS = 10  # fused hits that seed personalised PageRank
+GRAPH_MAX_NODES = 2000  # PageRank neighbourhood bound: keeps PPR in tens of ms on Django
+GRAPH_MAX_HITS = 40  # graph-channel candidates, like another channel's pool
+FILE_POOL_MIN, FILE_POOL_PER_K = 100, 10  # chunk hits gathered to rank k files
+FILE_EXTRA_EVIDENCE = 0.25  # a file's further hits (2nd-4th) add this fraction of their scores
+FILE_EXTRA_HITS = 3
+
 @dataclass
 class FileHit:
     """A file-level result: the file's best chunks aggregated."""
@@ -91,9 +110,10 @@ class HybridRetriever:
     # -- channels ----------------------------------------------------------------------------
     def _lexical(self, query: str, qa: QueryAnalysis, k: int) -> Ranked:
         extra = {}
-        for name in qa.names[:16]:
+        for name in qa.names[:EXTRA_TERMS_FROM_NAMES]:
             extra[name.lower()] = 1.0
-        hits, _ = lexical_search(self.store, query, k=k, max_terms=40 if qa.is_long else 24, extra_terms=extra)
+        max_terms = LEXICAL_TERMS_LONG if qa.is_long else LEXICAL_TERMS_SHORT
+        hits, _ = lexical_search(self.store, query, k=k, max_terms=max_terms, extra_terms=extra)
         ranked = Ranked("lexical", self.cfg.lexical_weight)
         for h in hits:
             ranked.items.append((h.chunk_id, h.score, f"lexical: {', '.join(h.terms[:6])}" if h.terms else "lexical"))
@@ -113,12 +133,12 @@ class HybridRetriever:
         """Definitions whose name is spelled out in the query (a strong, precise anchor)."""
         ranked = Ranked("symbol", 1.0)
         seen: set[int] = set()
-        for name in qa.names[:24]:
+        for name in qa.names[:SYMBOL_NAMES]:
             chunks = [c for c in self.store.chunks_by_name(name) if c.kind != "module" and c.part <= 1]
-            if not chunks or len(chunks) > 25:  # too common to localise anything
+            if not chunks or len(chunks) > SYMBOL_MAX_DEFINITIONS:  # too common to localise anything
                 continue
             chunks.sort(key=lambda c: (c.is_test, c.kind != "class", len(c.path)))
-            for c in chunks[:8]:
+            for c in chunks[:SYMBOL_HITS_PER_NAME]:
                 if c.id not in seen:
                     seen.add(c.id)
                     ranked.items.append((c.id, 1.0, f"symbol: {name}"))
@@ -156,7 +176,7 @@ class HybridRetriever:
                     chunks.sort(key=lambda c: (not (c.start_line <= line <= c.end_line), c.end_line - c.start_line))
                 else:
                     chunks.sort(key=lambda c: c.kind != "module")
-                for c in chunks[:3]:
+                for c in chunks[:PATH_CHUNKS_PER_FILE]:
                     if c.id not in seen:
                         seen.add(c.id)
                         ranked.items.append((c.id, 1.0, f"{why}: {suffix}" + (f":{line}" if line else "")))
@@ -175,12 +195,12 @@ class HybridRetriever:
         if self._stems_cache is None or self._stems_cache[0] != stamp:
             by_stem: dict[str, list[str]] = defaultdict(list)
             for path, f in self.store.files().items():
-                if f.language in ("markdown", "rst", "text", "unknown") or is_test_path(path):
+                if f.language in DOC_LANGUAGES or f.language == "unknown" or is_test_path(path):
                     continue
                 stem = path.rsplit("/", 1)[-1].split(".", 1)[0].lower()
-                if len(stem) >= 5 and stem not in ("__init__", "index", "setup", "conftest"):
+                if len(stem) >= STEM_MIN_CHARS and stem not in ("__init__", "index", "setup", "conftest"):
                     by_stem[stem].append(path)
-            self._stems_cache = (stamp, {k: v for k, v in by_stem.items() if len(v) <= 2})
+            self._stems_cache = (stamp, {k: v for k, v in by_stem.items() if len(v) <= STEM_MAX_FILES})
         return self._stems_cache[1]
 
     def _files_index(self) -> dict[str, list[str]]:
@@ -194,7 +214,7 @@ class HybridRetriever:
         return self._files_cache[1]
 
     def _graph_channel(
-        self, fused: list[tuple[int, float]], chunks: dict[int, StoredChunk], n_seeds: int = 10
+        self, fused: list[tuple[int, float]], chunks: dict[int, StoredChunk], n_seeds: int = GRAPH_SEEDS
     ) -> Ranked | None:
         if self.graph is None:
             return None
@@ -211,7 +231,7 @@ class HybridRetriever:
         if not seeds:
             return None
         # edge weights: the graph's DEFAULT_PPR_WEIGHTS (repo_rag/graph/schema.py says why each)
-        pr = self.graph.personalized_pagerank(seeds, max_nodes=2000)
+        pr = self.graph.personalized_pagerank(seeds, max_nodes=GRAPH_MAX_NODES)
         ranked = Ranked("graph", self.cfg.graph_weight)
         seen: set[int] = set()
         for node, score in pr.items():  # highest first
@@ -226,7 +246,7 @@ class HybridRetriever:
                 continue
             seen.add(cid)
             ranked.items.append((cid, score, f"graph: {_explain(self.graph, node, seed_names)}"))
-            if len(ranked.items) >= 40:
+            if len(ranked.items) >= GRAPH_MAX_HITS:
                 break
         return ranked
 
@@ -243,7 +263,7 @@ class HybridRetriever:
         notes: list[str] = []
         t0 = time.perf_counter()
         qa = analyze_query(query)
-        pool = max(50, k * 5)
+        pool = max(POOL_MIN, k * POOL_PER_K)
         lists: list[Ranked] = []
         if "lexical" in channels:
             lists.append(self._lexical(query, qa, pool))
@@ -274,7 +294,7 @@ class HybridRetriever:
                 fused = sorted(scores.items(), key=lambda kv: -kv[1])
                 chunks.update(self.store.chunks_by_ids([cid for cid, _ in fused[: pool * 2] if cid not in chunks]))
             timings["graph_ms"] = (time.perf_counter() - t) * 1000
-        fused = self._apply_priors(query, fused, chunks)
+        fused = self._apply_priors(qa, fused, chunks)
         if self.reranker is not None:
             t = time.perf_counter()
             fused = self._rerank(query, fused, chunks, reasons)
@@ -304,26 +324,25 @@ class HybridRetriever:
         return out + fused[depth:]
 
     def _apply_priors(
-        self, query: str, fused: list[tuple[int, float]], chunks: dict[int, StoredChunk]
+        self, qa: QueryAnalysis, fused: list[tuple[int, float]], chunks: dict[int, StoredChunk]
     ) -> list[tuple[int, float]]:
         """Prefer implementation code: tests and prose rank below it unless the query asks for them.
 
         Questions like "where is X implemented" are answered by source files; tests and docs that
         mention X are useful context but should not outrank it (measured on the dev questions).
         """
-        words = set(_WORD.findall(query.lower()))
+        words = set(_WORD.findall(qa.text.lower()))
         # Long queries are issue reports: they mention tests and docs in passing ("I added a test")
         # but are answered by code, so the priors always apply to them.
-        long_query = len(query) > 300 or query.count("\n") > 3
-        test_factor = 1.0 if words & _TEST_WORDS and not long_query else self.cfg.test_prior
-        doc_factor = 1.0 if words & _DOC_WORDS and not long_query else self.cfg.doc_prior
+        test_factor = 1.0 if words & _TEST_WORDS and not qa.is_long else self.cfg.test_prior
+        doc_factor = 1.0 if words & _DOC_WORDS and not qa.is_long else self.cfg.doc_prior
         out = []
         for cid, score in fused:
             c = chunks.get(cid)
             if c is not None:
                 if c.is_test:
                     score *= test_factor
-                elif c.kind in ("section",) or c.language in ("markdown", "rst", "text"):
+                elif c.kind == "section" or c.language in DOC_LANGUAGES:
                     score *= doc_factor
             out.append((cid, score))
         out.sort(key=lambda kv: -kv[1])
@@ -331,14 +350,15 @@ class HybridRetriever:
 
     def search_files(self, query: str, k: int = 10, channels: tuple[str, ...] = CHANNELS) -> list[FileHit]:
         """File-level ranking: a file scores by its best chunk plus a little for further evidence."""
-        result = self.search(query, k=max(100, k * 10), channels=channels, per_file=100)
+        pool = max(FILE_POOL_MIN, k * FILE_POOL_PER_K)
+        result = self.search(query, k=pool, channels=channels, per_file=FILE_POOL_MIN)
         by_file: dict[str, list[SearchHit]] = defaultdict(list)
         for h in result.hits:
             by_file[h.path].append(h)
         files = []
         for path, hs in by_file.items():
             s = sorted((h.score for h in hs), reverse=True)
-            files.append(FileHit(path, s[0] + 0.25 * sum(s[1:4]), hs[0]))
+            files.append(FileHit(path, s[0] + FILE_EXTRA_EVIDENCE * sum(s[1 : 1 + FILE_EXTRA_HITS]), hs[0]))
         files.sort(key=lambda f: -f.score)
         return files[:k]
 
