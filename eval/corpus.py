@@ -34,11 +34,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
 from repo_rag.config import default_cache_dir
+from repo_rag.errors import RepoRagError
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
 
 
-class CorpusError(RuntimeError):
+class CorpusError(RepoRagError, RuntimeError):
     """A source could not be obtained or failed verification."""
 
 

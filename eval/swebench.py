@@ -42,6 +42,7 @@ from statistics import median
 
 from repo_rag.config import Config, load_config
 from repo_rag.embed import Embedder
+from repo_rag.errors import RepoRagError
 from repo_rag.parsing import language_for_path, parse_source
 from repo_rag.repository import Repository
 
@@ -83,7 +84,7 @@ SDIST_IGNORE = ["/PKG-INFO"]
 Log = Callable[[str], None]
 
 
-class UsageError(ValueError):
+class UsageError(RepoRagError, ValueError):
     """Settings that cannot run (unknown method, empty selection); shown as a usage error."""
 
 

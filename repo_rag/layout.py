@@ -10,8 +10,8 @@ of that, before any reader touches an index directory, :meth:`IndexLayout.check`
    argument) or, by default, one in the user's cache keyed by the repository's real path
    (``<cache>/indexes/<name>-<sha256(real path)[:16]>``), so a folder shipped inside a clone is
    never even looked at;
-2. **ownership**: the directory and every index file in it belong to the current user, are not
-   writable by group or others, and index files are regular files (not symlinks);
+2. **ownership**: the directory and every index file in it belong to the current user, the
+   directory is not writable by group or others, and index files are regular files (not symlinks);
 3. **stamp**: ``repo-rag-index.json`` names this tool, the index format, and the repository's
    real path, and carries an HMAC-SHA256 of those under a per-user key
    (``~/.config/repo-rag/index.key``, mode 0600, created on first use).
@@ -152,8 +152,10 @@ class IndexLayout:
                 continue
             if not stat.S_ISREG(f.st_mode):
                 return f"{name} is not a regular file"
-            if f.st_uid != os.getuid() or f.st_mode & 0o022:
-                return f"{name} belongs to another user or is writable by others"
+            # File modes follow the umask (0664 under a 002 umask); nobody else can reach them
+            # through a directory that only its owner may write to, so ownership is what counts.
+            if f.st_uid != os.getuid():
+                return f"{name} belongs to another user"
         try:
             stamp = json.loads(self.stamp.read_text(encoding="utf-8"))
         except FileNotFoundError:

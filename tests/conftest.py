@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +62,36 @@ def assert_same_vectors(a, b) -> None:
     assert set(va) == set(vb), set(va) ^ set(vb)
     for key in va:
         assert float(va[key] @ vb[key]) > 0.999, f"stale vector for {key}"
+
+
+class Listener:
+    """A TCP port on 127.0.0.1 that records every connection (and the first bytes) reaching it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.received: list[bytes] = []
+        self._stop = False
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            conn.settimeout(1)
+            try:
+                self.received.append(conn.recv(65536))
+            except OSError:
+                self.received.append(b"")
+            conn.close()
+
+    def close(self) -> None:
+        self._stop = True
+        time.sleep(0.3)
+        self.sock.close()

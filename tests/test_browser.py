@@ -24,7 +24,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from test_ui import FakeChat, Listener, free_port
+from conftest import Listener
+from test_ui import FakeChat, free_port
 
 from repo_rag import Repository
 from repo_rag.config import load_config

@@ -10,18 +10,16 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import POLYGLOT, assert_same_vectors
+from conftest import POLYGLOT, Listener, assert_same_vectors
 
 from repo_rag.config import RepoConfigWarning, load_config
 from repo_rag.layout import IndexLayout, UntrustedIndexError
@@ -140,45 +138,10 @@ def test_index_copied_from_elsewhere_or_writable_by_others_is_refused(tmp_path: 
         Repository(repo, cfg, tmp_path / "idx").search("password")
 
 
-class _Listener:
-    """A TCP listener on 127.0.0.1 that records whatever reaches it."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.received = b""
-        self.connections = 0
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.settimeout(1)
-            try:
-                self.received += conn.recv(65536)
-            except OSError:
-                pass
-            conn.close()
-
-    def close(self) -> None:
-        self._stop = True
-        self._thread.join(2)
-        self.sock.close()
-
-
 def test_repo_config_cannot_send_a_secret_anywhere(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(POLYGLOT / "bookstore", repo)
-    listener = _Listener()
+    listener = Listener()
     try:
         (repo / ".repo-rag.toml").write_text(
             "[llm]\n"
@@ -214,7 +177,7 @@ def test_repo_config_cannot_send_a_secret_anywhere(tmp_path: Path) -> None:
         time.sleep(0.5)
     finally:
         listener.close()
-    assert listener.connections == 0 and b"canary" not in listener.received
+    assert listener.received == []
 
 
 def _vector_of(store: Store, path: str, start_line: int) -> np.ndarray:

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import Listener
 
 from repo_rag import Repository, load_config
 from repo_rag.cli import CliError
@@ -112,39 +113,6 @@ class FakeChat:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-class Listener:
-    """A TCP port on 127.0.0.1 that records every connection (and the first bytes) reaching it."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.received: list[bytes] = []
-        self._stop = False
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        while not self._stop:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            conn.settimeout(1)
-            try:
-                self.received.append(conn.recv(65536))
-            except OSError:
-                self.received.append(b"")
-            conn.close()
-
-    def close(self) -> None:
-        self._stop = True
-        time.sleep(0.3)
-        self.sock.close()
 
 
 def cited_label(prompt: str, prefer: str = "") -> str:
@@ -721,7 +689,7 @@ def test_non_loopback_bind_needs_auth_or_insecure(capsys):
 def _core_with_serve(monkeypatch):
     """The core CLI with `serve` plugged in, and Gradio's launch replaced by a recorder."""
     import repo_rag.cli as core
-    import ui.app
+    import repo_rag.ui.app as ui_app
 
     class EntryPoint:
         name = "serve"
@@ -738,7 +706,7 @@ def _core_with_serve(monkeypatch):
         return SimpleNamespace(served={}), SimpleNamespace(launch=lambda **kw: launched.append(kw))
 
     monkeypatch.setattr(core, "entry_points", lambda group: [EntryPoint()] if group == "repo_rag.commands" else [])
-    monkeypatch.setattr(ui.app, "build_app", fake_build_app)
+    monkeypatch.setattr(ui_app, "build_app", fake_build_app)
     for var in ("REPO_RAG_AUTH_USER", "REPO_RAG_AUTH_PASSWORD", "REPO_RAG_SERVE_HOST"):
         monkeypatch.delenv(var, raising=False)
     return core, launched

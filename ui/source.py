@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 
+from repo_rag.errors import RepoRagError
 from repo_rag.files import FileAccessError
 from repo_rag.repository import Repository
 
@@ -21,7 +22,7 @@ EMPTY_SOURCE = (
 )
 
 
-class SourceRefused(Exception):
+class SourceRefused(RepoRagError):
     """The source panel will not show this path (outside the repository, not indexed, secret)."""
 
 
