@@ -117,18 +117,20 @@ def test_incremental_equals_full_rebuild(tmp_path: Path) -> None:
     cfg = load_config(repo_dir)
     inc = Repository(repo_dir, cfg, tmp_path / "inc")
     inc.index()
-    # modify (the first file and the file whose chunks were stored last, which is where freed
-    # chunk ids would come straight back), add, delete
-    auth = repo_dir / "bookstore/auth.py"
-    auth.write_text(auth.read_text() + '\n\ndef audit_login(user):\n    """Record a login."""\n    return user\n')
+    # 1. edit only the file whose chunks were stored last: its freed chunk ids are exactly the ones
+    # SQLite would hand straight back to its new chunks (the id-reuse case)
     last = inc.store.con.execute("SELECT path FROM chunks ORDER BY id DESC LIMIT 1").fetchone()[0]
     last_file = repo_dir / last
     last_file.write_text(last_file.read_text().replace("book", "parcel").replace("Book", "Parcel"))
+    assert inc.index().files_parsed == 1
+    # 2. modify, add, delete
+    auth = repo_dir / "bookstore/auth.py"
+    auth.write_text(auth.read_text() + '\n\ndef audit_login(user):\n    """Record a login."""\n    return user\n')
     (repo_dir / "bookstore/coupons.py").write_text("def apply_coupon(price, code):\n    return price - 1\n")
     (repo_dir / "lua/discount.lua").unlink()
     report = inc.index()
-    assert report.files_parsed == 3 and report.files_removed == 1
-    assert report.embedded <= 40, "only the changed chunks are re-embedded"
+    assert report.files_parsed == 2 and report.files_removed == 1
+    assert report.embedded <= 10, "only the changed chunks are re-embedded"
     full = Repository(repo_dir, cfg, tmp_path / "full")
     full.index()
     assert _snapshot(inc.store) == _snapshot(full.store)
