@@ -688,8 +688,9 @@ def test_non_loopback_bind_needs_auth_or_insecure(capsys):
 
 def _core_with_serve(monkeypatch):
     """The core CLI with `serve` plugged in, and Gradio's launch replaced by a recorder."""
-    import repo_rag.cli as core
     import repo_rag.ui.app as ui_app
+
+    import repo_rag.cli as core
 
     class EntryPoint:
         name = "serve"
