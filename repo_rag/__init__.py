@@ -10,6 +10,7 @@ Public API::
 """
 
 from .config import Config, load_config
+from .errors import RepoRagError
 from .hits import SearchHit, SearchResult
 from .repository import IndexModelMismatchError, PathOutsideRepoError, Repository
 from .store import IndexMissingError
@@ -19,6 +20,7 @@ __all__ = [
     "IndexMissingError",
     "IndexModelMismatchError",
     "PathOutsideRepoError",
+    "RepoRagError",
     "Repository",
     "SearchHit",
     "SearchResult",
