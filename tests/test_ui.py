@@ -336,10 +336,12 @@ def test_respond_links_citations_and_draws_the_graph_of_the_cited_code(app):
     assert meta["citations"][0] == "bookstore/auth.py:39-49"
     # The picture is the neighbourhood of this answer's citations: each cited symbol is drawn as
     # cited (the module header views.py:1-11 is not a symbol), with its real callers and callees.
-    assert meta["citations"] == [
+    # The set is fixed by the fixture; the order below the first hit is not pinned, because near-tied
+    # dense scores may swap under int8 ONNX (activation scales depend on the batch a chunk was embedded in).
+    assert sorted(meta["citations"]) == sorted([
         "bookstore/auth.py:39-49", "bookstore/auth.py:57-61", "bookstore/views.py:1-11", "bookstore/auth.py:16-20",
         "bookstore/views.py:39-54", "bookstore/views.py:46-50",
-    ]  # fmt: skip
+    ])  # fmt: skip
     nodes = graph_nodes(graph_html)
     for node in ("auth.py::PasswordValidator", "auth.py::MinimumLengthValidator.__init__", "auth.py::hash_password",
                  "views.py::AdminBookView", "views.py::AdminBookView.delete"):  # fmt: skip
