@@ -197,8 +197,8 @@ class IndexLayout:
             raise UntrustedIndexError(f"{self.dir} is not a directory of yours: choose another --index-dir")
         if info.st_mode & 0o022:
             os.chmod(self.dir, 0o700)
-        why = self.problem()
-        if why is not None and why != "it does not exist":
+        why = self.problem()  # the directory exists now: anything wrong is about its contents
+        if why is not None:
             removed = [name for name in INDEX_FILES if (self.dir / name).is_symlink() or (self.dir / name).exists()]
             for name in removed:
                 (self.dir / name).unlink()  # unlink never follows a link
