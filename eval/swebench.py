@@ -218,10 +218,15 @@ def _config(src: Path | None, dense: bool, dense_scope: str | None, cache_dir: s
 
 
 def open_index(
-    src: Path, spec: SdistSpec, cfg: Config, index_root: Path, dense: bool, log: Log
+    src: Path, spec: SdistSpec, cfg: Config, index_root: Path, dense: bool, log: Log, reuse: bool = False
 ) -> tuple[Repository, dict]:
     """The sdist's Repository, brought up to date with the current indexing code (see PARSE_CODE etc.)
-    and with vectors when ``dense``; the returned report merges the builds that made the index."""
+    and with vectors when ``dense``; the returned report merges the builds that made the index.
+
+    ``reuse`` keeps a complete index built by older indexing code (its marker names the commit that
+    built it, and the report carries it): for re-ranking runs over the whole split, where only the
+    search code changed and re-parsing 94 sdists would cost an hour.
+    """
     index_dir = index_root / spec.slug
     marker = index_dir / "eval-index.json"
     fps = {
@@ -230,6 +235,8 @@ def open_index(
         "embed": fingerprint(EMBED_CODE, {"model": cfg.embed.model, "scope": cfg.index.dense_scope}),
     }
     state = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
+    if reuse and state is not None and (state["dense"] or not dense):
+        return Repository.open(src, cfg, index_dir), {**state["report"], "reused": True}
     if state is not None and state.get("fp", {}).get("parse") != fps["parse"]:
         log(f"  {spec.slug}: parsing code changed since this index was built: rebuilding it")
         state = None
@@ -257,6 +264,7 @@ def open_index(
         "embedded": report.embedded, "embedded_from_cache": report.embedded_from_cache,
         "graph_nodes": report.graph_nodes, "graph_edges": report.graph_edges,
         "peak_rss_mb": round(report.peak_rss_mb), "notes": report.notes,
+        "built_at": _git_state().get("commit", ""),
     }
     state = {"fp": fps, "dense": dense or had_dense, "report": info}
     marker.write_text(json.dumps(state, indent=2), encoding="utf-8")
@@ -332,6 +340,7 @@ class RunSettings:
     cache_dir: str | None = None
     fresh: bool = False
     report_only: bool = False  # summarise the newest stored records; fetch, index and query nothing
+    reuse_indexes: bool = False  # keep indexes built by older indexing code (see open_index)
 
 
 def method_channels(method: str, dense: bool) -> tuple[str, ...]:
@@ -379,7 +388,8 @@ def run(settings: RunSettings, log: Log = _stderr) -> dict:
             _append_sdist_log(out, spec, {"error": str(exc)})
             continue
         cfg = _config(src, settings.dense, settings.dense_scope, settings.cache_dir)
-        repo, info = open_index(src, spec, cfg, corpus.root / "index", settings.dense, log)
+        repo, info = open_index(src, spec, cfg, corpus.root / "index", settings.dense, log,
+                                reuse=settings.reuse_indexes)
         indexed = set(repo.store.files())
         for inst in insts:
             for path in inst.gold_files:
@@ -644,6 +654,9 @@ def build_parser(prog: str = "python -m repo_rag.eval swebench") -> argparse.Arg
                    help="which chunks get vectors (default: the configured index.dense_scope)")
     p.add_argument("--out", default=str(PROJECT_ROOT / "eval" / "out" / "swebench"), help="output folder")
     p.add_argument("--cache-dir", default=None, help="cache root (default: repo-rag's cache, REPO_RAG_CACHE_DIR)")
+    p.add_argument("--reuse-indexes", action="store_true",
+                   help="keep each sdist's index even when the indexing code changed since it was built "
+                        "(the report names the commit that built it); for re-ranking runs")
     p.add_argument("--fresh", action="store_true", help="ignore results stored by earlier runs in --out")
     p.add_argument("--report-only", action="store_true",
                    help="only rewrite the outputs from the newest records stored in --out (even if produced by "
@@ -660,6 +673,7 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         data=args.data, methods=methods, sample=sample, projects=[x for x in args.projects.split(",") if x],
         instances=[x for x in args.instances.split(",") if x], dense=args.dense, dense_scope=args.dense_scope,
         out=args.out, cache_dir=args.cache_dir, fresh=args.fresh, report_only=args.report_only,
+        reuse_indexes=args.reuse_indexes,
     )
 
 
