@@ -264,7 +264,7 @@ def open_index(
         "embedded": report.embedded, "embedded_from_cache": report.embedded_from_cache,
         "graph_nodes": report.graph_nodes, "graph_edges": report.graph_edges,
         "peak_rss_mb": round(report.peak_rss_mb), "notes": report.notes,
-        "built_at": _git_state().get("commit", ""),
+        "built_at": _git_state().get("head", ""),
     }
     state = {"fp": fps, "dense": dense or had_dense, "report": info}
     marker.write_text(json.dumps(state, indent=2), encoding="utf-8")
