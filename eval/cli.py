@@ -29,6 +29,7 @@ COMMANDS: dict[str, EvalCommand] = {
     "mem-bench": EvalCommand(_PKG + ".bench_memory", "peak memory of indexing a project and an N-times copy of it"),
     "embed-bench": EvalCommand(_PKG + ".bench_embed", "embedding backends: throughput and fidelity"),
     "answers": EvalCommand(_PKG + ".answers", "answer quality and latency per LLM backend"),
+    "questions": EvalCommand(_PKG + ".questions", "paraphrased questions: list, check for leaked names"),
     "load": EvalCommand(_PKG + ".load_test", "parallel-question load test against a running repo-rag serve"),
 }
 
