@@ -30,6 +30,8 @@ COMMANDS: dict[str, EvalCommand] = {
     "embed-bench": EvalCommand(_PKG + ".bench_embed", "embedding backends: throughput and fidelity"),
     "answers": EvalCommand(_PKG + ".answers", "answer quality and latency per LLM backend"),
     "questions": EvalCommand(_PKG + ".questions", "paraphrased questions: list, check for leaked names"),
+    "retrieval-data": EvalCommand(_PKG + ".retrieval_data", "index the retrieval dev sets, dump candidate features"),
+    "train-ranker": EvalCommand(_PKG + ".train_ranker", "train the learned ranker, judge it on validation"),
     "load": EvalCommand(_PKG + ".load_test", "parallel-question load test against a running repo-rag serve"),
 }
 

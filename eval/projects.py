@@ -6,7 +6,6 @@ source-carrying package) and extracted there.
 
 from __future__ import annotations
 
-import glob
 import shutil
 import subprocess
 import sys
@@ -63,7 +62,9 @@ def fetch_project(project: Project, cache: Path | None = None) -> Path:
             capture_output=True,
         )
         name, ver = spec.split("==")
-        archive = Path(sorted(glob.glob(str(dl / f"{name}-{ver}.tar.gz")))[0])
+        # pip saves sdists under the project's normalised, often lower-case name (Jinja2 -> jinja2)
+        wanted = {f"{n}-{ver}.tar.gz".lower() for n in (name, name.replace("-", "_"), name.replace("_", "-"))}
+        archive = next(p for p in sorted(dl.iterdir()) if p.name.lower() in wanted)
         _safe_extract(archive, tmp)
         (top,) = [p for p in tmp.iterdir() if p.is_dir()]
         for child in top.iterdir():

@@ -82,6 +82,11 @@ class SearchConfig:
     rerank_depth: int = 30
     test_prior: float = 0.5
     doc_prior: float = 0.6
+    # 'learned': candidates scored by the shipped LightGBM ranker (repo_rag/rank); 'rrf': the
+    # reciprocal-rank fusion with the priors above (the ranking before the learned model).
+    ranking: str = "learned"
+    # A ranking model file (`python -m repo_rag.eval train-ranker` writes one); '' = the shipped one.
+    ranker_model: str = ""
     # Longest question accepted (characters); longer ones get a clear error before any work.
     max_query_chars: int = 20_000
 

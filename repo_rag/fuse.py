@@ -12,11 +12,16 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Ranked:
-    """One channel's ranked list: item id -> (raw score, reason text), best first."""
+    """One channel's ranked list: item id -> (raw score, reason text), best first.
+
+    ``tags`` carry what a channel knows about an item beyond its rank (the kind of path anchor, the
+    graph edge that reached it) for the learned ranker's features.
+    """
 
     channel: str
     weight: float
     items: list[tuple[int, float, str]] = field(default_factory=list)
+    tags: dict[int, str] = field(default_factory=dict)
 
 
 def rrf(lists: list[Ranked], k: int = 60) -> tuple[dict[int, float], dict[int, list[str]]]:

@@ -136,6 +136,11 @@ class Repository:
         return load_current_graph(self.layout, self._store)
 
     @property
+    def retriever(self) -> HybridRetriever:
+        """The loaded retriever (its ``candidates()`` feed the ranking benchmarks and training)."""
+        return self._ensure_loaded()
+
+    @property
     def graph(self):
         """The code graph (callers/callees/impact); None if the index has no graph yet."""
         self._ensure_loaded()

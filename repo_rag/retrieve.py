@@ -16,14 +16,16 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from repo_rag.indexers.languages import DOC_LANGUAGES
 from repo_rag.indexers.testpaths import is_test_path
 
-from .config import SearchConfig
+from .config import ConfigError, SearchConfig
 from .embed import Embedder
 from .fuse import Ranked, rrf
 from .graph import (  # the names only: the graph package loads networkx when a graph is loaded
@@ -39,6 +41,7 @@ from .graph import (  # the names only: the graph package loads networkx when a 
 from .hits import SearchHit, SearchResult
 from .lexical import lexical_search
 from .query import QueryAnalysis, analyze_query
+from .rank import CandidatePool, LearnedRanker, RankerError, RepoStats, candidate_features, load_default_ranker
 from .store import Store, StoredChunk
 from .vectors import VectorIndex
 
@@ -77,8 +80,10 @@ GRAPH_SEEDS = 10  # fused hits that seed personalised PageRank
 GRAPH_MAX_NODES = 2000  # PageRank neighbourhood bound: keeps PPR in tens of ms on Django
 GRAPH_MAX_HITS = 40  # graph-channel candidates, like another channel's pool
 FILE_POOL_MIN, FILE_POOL_PER_K = 100, 10  # chunk hits gathered to rank k files
-FILE_EXTRA_EVIDENCE = 0.25  # a file's further hits (2nd-4th) add this fraction of their scores
+FILE_EXTRA_EVIDENCE = 0.25  # rrf ranking only: a file's further hits (2nd-4th) add this fraction of their scores
 FILE_EXTRA_HITS = 3
+LEARNED_CANDIDATES = 300  # fused candidates the learned ranker scores; the rest keep their fused order
+RANKINGS = ("learned", "rrf")
 
 @dataclass
 class FileHit:
@@ -87,6 +92,30 @@ class FileHit:
     path: str
     score: float
     best: SearchHit
+
+
+@dataclass
+class _Gathered:
+    """One query's channel lists, their reciprocal-rank fusion and the chunks read so far."""
+
+    qa: QueryAnalysis
+    lists: list[Ranked]
+    fused: list[tuple[int, float]]
+    reasons: dict[int, list[str]]
+    chunks: dict[int, StoredChunk]
+    qvec: np.ndarray | None
+    timings: dict[str, float]
+    notes: list[str]
+
+
+@dataclass
+class Candidates:
+    """One query's candidate pool, its feature matrix (rows in ``pool.ids`` order) and the rrf ranking."""
+
+    pool: CandidatePool
+    features: np.ndarray
+    qa: QueryAnalysis
+    rrf_scores: dict[int, float]  # reciprocal-rank fusion with the test/doc priors (ranking = 'rrf')
 
 
 class HybridRetriever:
@@ -106,6 +135,11 @@ class HybridRetriever:
         self.graph = graph
         self.reranker = reranker  # repo_rag.rerank.CrossEncoderReranker or None
         self._embed_lock = threading.Lock()
+        if cfg.ranking not in RANKINGS:
+            raise ConfigError(f"search.ranking must be one of {', '.join(RANKINGS)}, not {cfg.ranking!r}")
+        self._ranker: LearnedRanker | None = None
+        self._ranker_error = ""
+        self._stats_cache: tuple[str, RepoStats] | None = None
 
     # -- channels ----------------------------------------------------------------------------
     def _lexical(self, query: str, qa: QueryAnalysis, k: int) -> Ranked:
@@ -119,7 +153,7 @@ class HybridRetriever:
             ranked.items.append((h.chunk_id, h.score, f"lexical: {', '.join(h.terms[:6])}" if h.terms else "lexical"))
         return ranked
 
-    def _dense(self, query: str, k: int) -> Ranked | None:
+    def _dense(self, query: str, k: int) -> tuple[Ranked, np.ndarray] | None:
         if self.embedder is None or self.vectors is None or not len(self.vectors):
             return None
         with self._embed_lock:
@@ -127,7 +161,7 @@ class HybridRetriever:
         ranked = Ranked("dense", self.cfg.dense_weight)
         for cid, score in self.vectors.search(q, k):
             ranked.items.append((cid, score, f"dense {score:.2f}"))
-        return ranked
+        return ranked, q
 
     def _symbols(self, qa: QueryAnalysis) -> Ranked:
         """Definitions whose name is spelled out in the query (a strong, precise anchor)."""
@@ -180,6 +214,7 @@ class HybridRetriever:
                     if c.id not in seen:
                         seen.add(c.id)
                         ranked.items.append((c.id, 1.0, f"{why}: {suffix}" + (f":{line}" if line else "")))
+                        ranked.tags[c.id] = why + (":hit" if line and c.start_line <= line <= c.end_line else "")
         return ranked
 
     _files_cache: tuple[str, dict[str, list[str]]] | None = None  # (index stamp, lookup)
@@ -245,7 +280,9 @@ class HybridRetriever:
             if cid is None or cid in seen:
                 continue
             seen.add(cid)
-            ranked.items.append((cid, score, f"graph: {_explain(self.graph, node, seed_names)}"))
+            why, edge = _explain(self.graph, node, seed_names)
+            ranked.items.append((cid, score, f"graph: {why}"))
+            ranked.tags[cid] = edge
             if len(ranked.items) >= GRAPH_MAX_HITS:
                 break
         return ranked
@@ -258,13 +295,41 @@ class HybridRetriever:
         channels: tuple[str, ...] = CHANNELS,
         per_file: int = 3,
     ) -> SearchResult:
+        """The ``k`` best chunks for ``query``: channels propose, the ranking orders, files diversify.
+
+        Ranking: with two or more channels and ``search.ranking = 'learned'`` the shipped model
+        scores the fused candidates (:mod:`repo_rag.rank`); otherwise, or when the model cannot be
+        loaded (said in the notes), reciprocal-rank fusion with the test/doc priors.
+        """
         k = k or self.cfg.top_k
+        t0 = time.perf_counter()
+        g = self._gather(query, k, channels)
+        ranker = self.ranker() if len(g.lists) > 1 else None
+        if self.cfg.ranking == "learned" and len(g.lists) > 1 and ranker is None:
+            g.notes.append(f"learned ranking unavailable ({self._ranker_error}): reciprocal-rank fusion used")
+        if ranker is not None:
+            t = time.perf_counter()
+            fused = self._learned_order(ranker, g)
+            g.timings["rank_ms"] = (time.perf_counter() - t) * 1000
+        else:
+            fused = self._apply_priors(g.qa, g.fused, g.chunks)
+        if self.reranker is not None:
+            t = time.perf_counter()
+            fused = self._rerank(query, fused, g.chunks, g.reasons)
+            g.timings["rerank_ms"] = (time.perf_counter() - t) * 1000
+        hits = _diversified(fused, g.chunks, g.reasons, k, per_file)
+        g.timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        return SearchResult(query=query, hits=hits, timings=g.timings, notes=g.notes)
+
+    def _gather(self, query: str, k: int, channels: tuple[str, ...]) -> _Gathered:
+        """Run the channels and fuse them by reciprocal rank (the candidate list every ranking starts from)."""
         timings: dict[str, float] = {}
         notes: list[str] = []
         t0 = time.perf_counter()
         qa = analyze_query(query)
         pool = max(POOL_MIN, k * POOL_PER_K)
         lists: list[Ranked] = []
+        qvec = None
         if "lexical" in channels:
             lists.append(self._lexical(query, qa, pool))
             timings["lexical_ms"] = (time.perf_counter() - t0) * 1000
@@ -274,7 +339,8 @@ class HybridRetriever:
             if dense is None:
                 notes.append("dense channel unavailable (no vectors yet): lexical/graph results only")
             else:
-                lists.append(dense)
+                lists.append(dense[0])
+                qvec = dense[1]
             timings["dense_ms"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         if "symbol" in channels:
@@ -287,21 +353,79 @@ class HybridRetriever:
         chunks = self.store.chunks_by_ids([cid for cid, _ in fused[: pool * 2]])
         if "graph" in channels and self.cfg.graph and self.graph is not None:
             t = time.perf_counter()
-            g = self._graph_channel(fused, chunks)
-            if g is not None and g.items:
-                lists.append(g)
+            graph = self._graph_channel(fused, chunks)
+            if graph is not None and graph.items:
+                lists.append(graph)
                 scores, reasons = rrf(lists, self.cfg.rrf_k)
                 fused = sorted(scores.items(), key=lambda kv: -kv[1])
                 chunks.update(self.store.chunks_by_ids([cid for cid, _ in fused[: pool * 2] if cid not in chunks]))
             timings["graph_ms"] = (time.perf_counter() - t) * 1000
-        fused = self._apply_priors(qa, fused, chunks)
-        if self.reranker is not None:
-            t = time.perf_counter()
-            fused = self._rerank(query, fused, chunks, reasons)
-            timings["rerank_ms"] = (time.perf_counter() - t) * 1000
-        hits = _diversified(fused, chunks, reasons, k, per_file)
-        timings["total_ms"] = (time.perf_counter() - t0) * 1000
-        return SearchResult(query=query, hits=hits, timings=timings, notes=notes)
+        return _Gathered(qa, lists, fused, reasons, chunks, qvec, timings, notes)
+
+    # -- learned ranking ---------------------------------------------------------------------
+    def ranker(self) -> LearnedRanker | None:
+        """The learned ranking model (loaded once), or None when ranking is 'rrf' or it cannot load."""
+        if self.cfg.ranking != "learned":
+            return None
+        if self._ranker is None and not self._ranker_error:
+            try:
+                self._ranker = load_default_ranker(self.cfg.ranker_model)
+            except RankerError as exc:
+                self._ranker_error = str(exc)
+        return self._ranker
+
+    def repo_stats(self) -> RepoStats:
+        """Repository-wide counts the features weigh matches by, refreshed when the store changes."""
+        stamp = self.store.get_manifest().get("indexed_at", "")
+        if self._stats_cache is None or self._stats_cache[0] != stamp:
+            stems = Counter(
+                path.rsplit("/", 1)[-1].split(".", 1)[0].lower()
+                for path, f in self.store.files().items()
+                if f.language not in DOC_LANGUAGES and f.language != "unknown"
+            )
+            stats = RepoStats(self.store.chunk_count(), self.store.name_counts(), dict(stems),
+                              self.store.doc_frequencies)
+            self._stats_cache = (stamp, stats)
+        return self._stats_cache[1]
+
+    def candidates(self, query: str, k: int = 10, channels: tuple[str, ...] = CHANNELS) -> Candidates:
+        """What the learned ranker would score for ``query`` (for training and benchmarks)."""
+        g = self._gather(query, k, channels)
+        pool = self._pool(g)
+        features = candidate_features(pool, g.qa, self.repo_stats())
+        return Candidates(pool, features, g.qa, dict(self._apply_priors(g.qa, g.fused, g.chunks)))
+
+    def _pool(self, g: _Gathered) -> CandidatePool:
+        ids = [cid for cid, _ in g.fused[:LEARNED_CANDIDATES] if cid in g.chunks]
+        pool = CandidatePool(ids=ids, chunks=g.chunks, rrf=dict(g.fused))
+        for ranked in g.lists:
+            if ranked.channel == "lexical":
+                pool.lexical = {cid: (rank, score) for rank, (cid, score, _) in enumerate(ranked.items, 1)}
+            elif ranked.channel == "dense":
+                pool.dense_rank = {cid: rank for rank, (cid, _, _) in enumerate(ranked.items, 1)}
+            elif ranked.channel == "symbol":
+                pool.symbol = {cid: why for cid, _, why in ranked.items}
+            elif ranked.channel == "path":
+                pool.path = {cid: tag.split(":", 1)[0] for cid, tag in ranked.tags.items()}
+                pool.frame_hit = {cid for cid, tag in ranked.tags.items() if tag.endswith(":hit")}
+            elif ranked.channel == "graph":
+                pool.graph = {cid: (rank, score, ranked.tags.get(cid, ""))
+                              for rank, (cid, score, _) in enumerate(ranked.items, 1)}
+        if g.qvec is not None and self.vectors is not None:
+            pool.cosine = self.vectors.cosines(g.qvec, ids)
+        return pool
+
+    def _learned_order(self, ranker: LearnedRanker, g: _Gathered) -> list[tuple[int, float]]:
+        """Model scores (squashed into 0..1) for the first candidates; the rest follow in fused order."""
+        pool = self._pool(g)
+        scores = ranker.score(candidate_features(pool, g.qa, self.repo_stats()))
+        probs = 1.0 / (1.0 + np.exp(-scores))
+        head = sorted(zip(pool.ids, probs.tolist(), strict=True), key=lambda kv: -kv[1])
+        floor = min((s for _, s in head), default=1.0)
+        scored = set(pool.ids)
+        tail = [(cid, floor * 0.5 * (1.0 - i / (len(g.fused) + 1))) for i, (cid, _) in enumerate(g.fused)
+                if cid not in scored]
+        return head + tail
 
     def _rerank(
         self,
@@ -356,9 +480,11 @@ class HybridRetriever:
         for h in result.hits:
             by_file[h.path].append(h)
         files = []
+        # The learned ranker already weighs a file's other candidates (its 'file' features).
+        extra = 0.0 if self.ranker() is not None and len(channels) > 1 else FILE_EXTRA_EVIDENCE
         for path, hs in by_file.items():
             s = sorted((h.score for h in hs), reverse=True)
-            files.append(FileHit(path, s[0] + FILE_EXTRA_EVIDENCE * sum(s[1 : 1 + FILE_EXTRA_HITS]), hs[0]))
+            files.append(FileHit(path, s[0] + extra * sum(s[1 : 1 + FILE_EXTRA_HITS]), hs[0]))
         files.sort(key=lambda f: -f.score)
         return files[:k]
 
@@ -382,15 +508,15 @@ _EDGE_PHRASES = {
 }
 
 
-def _explain(graph: CodeGraph, node: str, seeds: dict[str, str]) -> str:
-    """Name the edge that ties ``node`` to a top hit, e.g. 'called by authenticate (calls)'."""
+def _explain(graph: CodeGraph, node: str, seeds: dict[str, str]) -> tuple[str, str]:
+    """Name the edge that ties ``node`` to a top hit, e.g. ('called by authenticate (calls)', 'calls')."""
     for seed, label in seeds.items():
         for src, dst in ((node, seed), (seed, node)):
             kinds = graph.edge_kinds(src, dst)
             if kinds:
                 etype = kinds[0]
-                return _EDGE_PHRASES.get((etype, src == node), etype + " {}").format(label) + f" ({etype})"
-    return "near " + ", ".join(list(seeds.values())[:2])
+                return _EDGE_PHRASES.get((etype, src == node), etype + " {}").format(label) + f" ({etype})", etype
+    return "near " + ", ".join(list(seeds.values())[:2]), ""
 
 
 def _hit(c: StoredChunk, score: float, reasons: list[str]) -> SearchHit:

@@ -349,6 +349,11 @@ class Store:
     def iter_chunks(self) -> Iterator[StoredChunk]:
         yield from (_row_to_chunk(r) for r in self.con.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks"))
 
+    def name_counts(self) -> dict[str, int]:
+        """Definition name -> how many chunks carry it (module chunks and doc sections left out)."""
+        q = "SELECT name, count(*) FROM chunks WHERE kind NOT IN ('module', 'section') AND name != '' GROUP BY name"
+        return dict(self.con.execute(q))
+
     def chunks_by_name(self, name: str) -> list[StoredChunk]:
         q = f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE name = ?"
         return [_row_to_chunk(r) for r in self.con.execute(q, (name,))]

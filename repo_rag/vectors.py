@@ -76,6 +76,20 @@ class VectorIndex:
         scores, ids = self._searcher().search(q, min(k, len(self)))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
+    def cosines(self, query: np.ndarray, ids: list[int]) -> dict[int, float]:
+        """Inner product of ``query`` with the stored vector of each id that has one."""
+        if not ids or not len(self):
+            return {}
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        out: dict[int, float] = {}
+        with self._lock:
+            for i in ids:
+                try:
+                    out[i] = float(self.index.reconstruct(int(i)) @ q)
+                except (RuntimeError, KeyError):  # no vector for this chunk (outside the dense scope)
+                    continue
+        return out
+
     def _searcher(self):
         faiss = _faiss()
         if self._gpu_index is None and hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0:
