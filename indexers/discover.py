@@ -20,6 +20,9 @@ Order of decisions for each path, first match wins:
    every skipped directory;
 5. file facts that no pattern overrides: binary, too large, unreadable, not a regular file.
 
+A kept file's language comes from its path (``language_for_path``); an extension-less file the
+path says nothing about (``bin/tool``) gets the language its ``#!`` line names, if any.
+
 Skipped directories are reported once, with a trailing ``/`` (``node_modules/``); their
 contents are not listed.
 """
@@ -695,9 +698,11 @@ class _Walker:
             return
         if self.follow:
             self.seen_files.add((st.st_dev, st.st_ino))
+        language = self.language_for_path(rel)
+        if language == "unknown" and not ext and st.st_size:  # 'bin/tool': its '#!' line may say
+            language = _shebang_language(d.abs_path)
         self.files.append(SourceFile(
-            path=rel, abs_path=d.abs_path, size=st.st_size, mtime_ns=st.st_mtime_ns,
-            language=self.language_for_path(rel),
+            path=rel, abs_path=d.abs_path, size=st.st_size, mtime_ns=st.st_mtime_ns, language=language,
         ))
 
 
@@ -733,6 +738,18 @@ def _sniff(abs_path: str, ext: str, *, check_policy: bool) -> str | None:
     ):
         return GENERATED
     return None
+
+
+def _shebang_language(abs_path: str) -> str:
+    """Language named by the ``#!`` line of an extension-less file (its first 256 bytes are read)."""
+    from .languages import SHEBANG_BYTES, language_for_shebang
+
+    try:
+        with open(abs_path, "rb") as fh:
+            head = fh.read(SHEBANG_BYTES)
+    except OSError:
+        return "unknown"
+    return language_for_shebang(head)
 
 
 def discover(root: str | Path, *, max_file_bytes: int = 1_000_000, extra_ignore: Sequence[str] = (),

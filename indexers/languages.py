@@ -2,12 +2,24 @@
 
 Grammars come from the individual ``tree-sitter-<lang>`` wheels and are loaded lazily, so a
 missing wheel only turns that language into line windows instead of breaking the indexer.
+
+A file's language is decided in this order, first match wins:
+
+1. its whole name, case-insensitively (``Gemfile``, ``Dockerfile``, ``README``);
+2. its last extension, case-insensitively (``.py``, ``.tf``);
+3. a ``Dockerfile.<variant>`` / ``Containerfile.<variant>`` name with an unknown extension;
+4. for a file without an extension, a ``#!`` first line naming a known interpreter
+   (``#!/usr/bin/env python3``, ``#!/bin/bash``, ``#!/usr/bin/env -S node --flag``): see
+   :func:`language_for_shebang`, which discovery calls with the file's first bytes;
+5. otherwise ``'unknown'`` (line windows).
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 import threading
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import PurePosixPath
@@ -35,6 +47,22 @@ _GRAMMARS: dict[str, tuple[str, str]] = {
     "swift": ("tree_sitter_swift", "language"),
     "lua": ("tree_sitter_lua", "language"),
     "bash": ("tree_sitter_bash", "language"),
+    "haskell": ("tree_sitter_haskell", "language"),
+    "elixir": ("tree_sitter_elixir", "language"),
+    "zig": ("tree_sitter_zig", "language"),
+    "ocaml": ("tree_sitter_ocaml", "language_ocaml"),
+    "julia": ("tree_sitter_julia", "language"),
+    "perl": ("tree_sitter_perl", "language"),
+    "objc": ("tree_sitter_objc", "language"),
+    "groovy": ("tree_sitter_groovy", "language"),
+    "solidity": ("tree_sitter_solidity", "language"),
+    "powershell": ("tree_sitter_powershell", "language"),
+    "sql": ("tree_sitter_sql", "language"),
+    "hcl": ("tree_sitter_hcl", "language"),
+    "dockerfile": ("tree_sitter_dockerfile", "language"),
+    "fortran": ("tree_sitter_fortran", "language"),
+    "verilog": ("tree_sitter_verilog", "language"),
+    "nix": ("tree_sitter_nix", "language"),
 }
 CODE_LANGUAGES = frozenset(_GRAMMARS)
 
@@ -57,6 +85,22 @@ _EXTENSIONS: dict[str, str] = {
     ".swift": "swift",
     ".lua": "lua",
     ".sh": "bash", ".bash": "bash", ".zsh": "bash",
+    ".hs": "haskell",
+    ".ex": "elixir", ".exs": "elixir",
+    ".zig": "zig",
+    ".ml": "ocaml",
+    ".jl": "julia",
+    ".pl": "perl", ".pm": "perl", ".t": "perl",
+    ".m": "objc", ".mm": "objc",
+    ".groovy": "groovy", ".gvy": "groovy", ".gradle": "groovy",
+    ".sol": "solidity",
+    ".ps1": "powershell", ".psm1": "powershell",
+    ".sql": "sql",
+    ".tf": "hcl", ".tfvars": "hcl", ".hcl": "hcl",
+    ".dockerfile": "dockerfile",
+    ".f90": "fortran", ".f95": "fortran", ".f03": "fortran", ".f08": "fortran",  # free form only
+    ".v": "verilog", ".sv": "verilog", ".svh": "verilog", ".vh": "verilog",
+    ".nix": "nix",
     ".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".mkd": "markdown",
     ".mdx": "markdown",
     ".rst": "rst", ".rest": "rst",
@@ -65,21 +109,58 @@ _EXTENSIONS: dict[str, str] = {
 
 _FILENAMES: dict[str, str] = {
     "gemfile": "ruby", "rakefile": "ruby", "podfile": "ruby", "vagrantfile": "ruby",
+    "jenkinsfile": "groovy", "dockerfile": "dockerfile", "containerfile": "dockerfile",
     ".bashrc": "bash", ".bash_profile": "bash", ".profile": "bash", ".zshrc": "bash",
     "readme": "text", "license": "text", "licence": "text", "copying": "text", "authors": "text",
     "changelog": "text", "changes": "text", "contributing": "text", "notice": "text",
     "install": "text", "history": "text", "news": "text",
 }
 
+# names that keep their language with any unknown extension ('Dockerfile.prod')
+_NAME_VARIANTS: dict[str, str] = {"dockerfile": "dockerfile", "containerfile": "dockerfile"}
+
 
 def language_for_path(path: str) -> str:
-    """Language name for a repo path, from its extension or well-known file name; 'unknown' otherwise."""
+    """Language name for a repo path, from its well-known file name or extension; 'unknown' otherwise."""
     name = PurePosixPath(path.replace("\\", "/")).name
     lowered = name.lower()
     if lowered in _FILENAMES:
         return _FILENAMES[lowered]
     suffix = PurePosixPath(lowered).suffix
-    return _EXTENSIONS.get(suffix, "unknown")
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
+    return _NAME_VARIANTS.get(lowered.split(".", 1)[0], "unknown")
+
+
+# interpreter named by a '#!' line (version digits dropped: python3.12 -> python) -> language
+_INTERPRETERS: dict[str, str] = {
+    "python": "python", "pypy": "python",
+    "node": "javascript", "nodejs": "javascript", "ts-node": "typescript", "tsx": "typescript",
+    "sh": "bash", "bash": "bash", "zsh": "bash", "dash": "bash", "ksh": "bash", "ash": "bash",
+    "ruby": "ruby", "perl": "perl", "php": "php", "lua": "lua", "luajit": "lua",
+    "elixir": "elixir", "julia": "julia", "pwsh": "powershell", "groovy": "groovy",
+    "runghc": "haskell", "runhaskell": "haskell", "ocaml": "ocaml", "swift": "swift",
+    "kotlin": "kotlin", "scala": "scala",
+}
+SHEBANG_BYTES = 256  # how much of a file's start language_for_shebang needs
+_VERSION_SUFFIX = re.compile(r"[\d.]+$")
+
+
+def language_for_shebang(head: bytes) -> str:
+    """Language of a script from its first bytes (only the first line, at most 256 bytes, is read):
+    the interpreter of a ``#!`` line, after ``env`` and its options (``env -S python3 -u``).
+    'unknown' without a ``#!`` line, for binary bytes, or for an interpreter not listed."""
+    line = head[:SHEBANG_BYTES].split(b"\n", 1)[0]
+    if not line.startswith(b"#!") or b"\0" in line:
+        return "unknown"
+    words = line[2:].decode("utf-8", "replace").split()
+    if words and words[0].rsplit("/", 1)[-1] == "env":  # '-S', '-i', 'NAME=value' come before the command
+        words = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+    if not words:
+        return "unknown"
+    interpreter = words[0].rsplit("/", 1)[-1].lower()
+    interpreter = _INTERPRETERS.get(interpreter) or _INTERPRETERS.get(_VERSION_SUFFIX.sub("", interpreter), "")
+    return interpreter or "unknown"
 
 
 def is_doc_language(language: str) -> bool:
@@ -96,7 +177,10 @@ def get_language(language: str) -> tree_sitter.Language | None:
     module_name, attr = entry
     try:
         module = importlib.import_module(module_name)
-        return tree_sitter.Language(getattr(module, attr)())
+        pointer = getattr(module, attr)()
+        with warnings.catch_warnings():  # older wheels (perl, solidity, dockerfile) hand out an int
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return tree_sitter.Language(pointer)
     except (ImportError, AttributeError, ValueError, TypeError):
         return None
 
@@ -152,6 +236,12 @@ SYNTAX: dict[str, Syntax] = {
     "swift": Syntax(comments=frozenset({"comment", "multiline_comment"})),
     "lua": Syntax(),
     "bash": Syntax(),
+    "elixir": Syntax(attributes=frozenset({"unary_operator"})),
+    "ocaml": Syntax(wrappers=frozenset({"value_definition", "type_definition", "module_definition",
+                                        "class_definition"})),
+    "julia": Syntax(comments=frozenset({"line_comment", "block_comment", "string_literal"})),
+    "groovy": Syntax(comments=frozenset({"line_comment", "block_comment"})),
+    "haskell": Syntax(attributes=frozenset({"signature"}), comments=frozenset({"comment", "haddock"})),
 }
 
 

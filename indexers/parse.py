@@ -8,7 +8,8 @@ queries speak this capture vocabulary:
     a definition node; a *scope* (Rust ``impl T``, Swift ``extension T``) prefixes qualnames
     of what it contains but is not itself a symbol.
 ``@name`` its name; ``@parent`` an explicit owner (Go receiver, C++ ``A::m``, Lua ``M.f``);
-``@body`` its body when that is not the node's ``body`` field.
+``@body`` its body when that is not the node's ``body`` field; ``@header`` where its signature ends
+    when no body node follows (the last of the nodes so captured: Julia's ``signature``).
 ``@doc`` a docstring node; it belongs to the innermost enclosing definition, or the module.
 ``@import`` an import statement, with ``@import.module``, ``@import.name``, ``@import.alias``,
     ``@import.default`` (a default import's local name), ``@import.level`` (its dots are
@@ -61,9 +62,11 @@ _SEPARATOR = re.compile(r"\?\.|\.|->|::|:|\\")
 _SPACED_SEPARATOR = re.compile(r"\s*(\?\.|\.|->|::)\s*")
 _QUALIFIED_NAME = re.compile(r"\w(?:\.|::?|->)~?\w")
 _GENERIC_ARGS = re.compile(r"<[^<>]*>")
-_IDENTIFIER = re.compile(r"[A-Za-z_$@][\w$]*[!?]?\Z")
-_COMMENT_PREFIX = re.compile(r"^(?:/\*+!?|\*+(?!/)|//[/!]?|#+!?|--+(?:\[=*\[)?|=begin|=end)\s?")
-_COMMENT_SUFFIX = re.compile(r"\s*(?:\*+/|\]=*\])\s*$")
+_IDENTIFIER = re.compile(r"[A-Za-z_$@][\w$]*(?:-[\w$]+)*[!?]?\Z")  # 'Get-Item': PowerShell
+_COMMENT_PREFIX = re.compile(
+    r"^(?:/\*+!?|\(\*+|<#|\"{3}|\*+(?![/)])|//[/!]?|#+!?(?!>)|!+|--+(?:\[=*\[|\s?[|^](?=\s))?|=begin|=end)\s?"
+)
+_COMMENT_SUFFIX = re.compile(r"\s*(?:#>|\*+/|\*+\)|\"{3}|\]=*\])\s*$")
 _XML_DOC_TAG = re.compile(r"</?(?:summary|remarks|returns|value|para|param|typeparam|see|c|code)\b[^>]*>")
 _STRING_PREFIX = re.compile(r"^[rRbBuUfF]{0,2}")
 
@@ -124,6 +127,7 @@ class _Def:
     capture: str  # function / method / class / scope
     owner: str  # explicit @parent text, normalised
     body: Node | None
+    header: Node | None = None  # the signature ends with this node (when there is no body node)
     qualname: str = ""
     parent: str = ""
     kind: str = ""
@@ -232,10 +236,13 @@ class _Extractor:
             node = nodes[0]
             span = (node.start_byte, node.end_byte)
             body = caps.get("body")
+            header = max(caps.get("header", ()), key=lambda n: n.end_byte, default=None)
             known = seen.get(span)
             if known is not None:  # several patterns may match one node; keep the first, fill its body
                 if known.body is None and body:
                     known.body = body[0]
+                if header is not None and (known.header is None or header.end_byte > known.header.end_byte):
+                    known.header = header
                 return
             name_node = caps["name"][0]
             self.name_bytes.add(name_node.start_byte)
@@ -247,7 +254,7 @@ class _Extractor:
                 owner = _normalise_owner(prefix)
             if name:
                 definition = _Def(node, name, key.split(".", 1)[1], owner,
-                                  body[0] if body else node.child_by_field_name("body"))
+                                  body[0] if body else node.child_by_field_name("body"), header)
                 seen[span] = definition
                 self.defs.append(definition)
             return
@@ -388,6 +395,8 @@ class _Extractor:
         line_start = node.start_byte - node.start_point.column
         body = d.body
         end = body.start_byte if body is not None and body.start_byte > node.start_byte else node.end_byte
+        if d.header is not None:
+            end = d.header.end_byte
         for child in node.children:  # a comment between header and body is not part of the signature
             if node.start_byte < child.start_byte < end and child.type in self.syntax.comments:
                 end = child.start_byte
@@ -425,6 +434,8 @@ class _Extractor:
         seen_calls: set[tuple[int, str]] = set()
         for node, name, receiver in self.calls:
             if not _IDENTIFIER.match(name) or (node.start_byte, name) in seen_calls:
+                continue
+            if node.start_byte in self.name_bytes:  # a definition's head written as a call (Elixir, Julia)
                 continue
             seen_calls.add((node.start_byte, name))
             refs.append(Reference(CALL, name, owner_of.qualname(node.start_byte), node.start_point.row + 1,
