@@ -96,7 +96,47 @@ def mined(projects: Sequence[str] = ()) -> list[tuple[EvalCorpus, list[EvalQuery
     return list(out.values())
 
 
-DATASETS = {"paraphrased": paraphrased, "mined": mined}
+FORMS = ("name", "path", "traceback")
+
+
+def _form_query(form: str, p, others: Sequence[str]) -> str:
+    """A query that NAMES its answer the way users and issue reports do (see :func:`forms`)."""
+    leaf = p.gold_qualname.rsplit(".", 1)[-1]
+    if form == "name":
+        return leaf
+    if form == "path":
+        return f"{p.query} (in {p.gold_path})"
+    line = (p.gold_start_line + p.gold_end_line) // 2
+    outer = others[int(hashlib.blake2b(p.gold_path.encode(), digest_size=4).hexdigest(), 16) % len(others)]
+    return (f"{p.query}\n\nTraceback (most recent call last):\n  File \"{outer}\", line 12, in main\n"
+            f"  File \"{p.gold_path}\", line {line}, in {leaf}\nRuntimeError: unexpected result")
+
+
+def forms(projects: Sequence[str] = ()) -> list[tuple[EvalCorpus, list[EvalQuery]]]:
+    """Mined pairs re-asked in the forms that name the answer: the bare name, the docstring sentence
+    plus the file's path, and the sentence plus a traceback ending in the definition.
+
+    The docstring-sentence and paraphrased queries never name their answer (by construction), so
+    without these a model could not learn what an exact name, a path or a stack frame is worth. One
+    form per pair (chosen by a hash of the pair), on the same masked trees as ``mined``.
+    """
+    from .mined import load_pairs
+
+    out = []
+    for corpus, _ in mined(projects):
+        pairs = [p for p in load_pairs() if p.project == corpus.project]
+        others = sorted({p.gold_path for p in pairs})
+        rows = []
+        for p in pairs:
+            form = FORMS[int(hashlib.blake2b(f"{p.gold_path}:{p.gold_qualname}".encode(), digest_size=4)
+                             .hexdigest(), 16) % len(FORMS)]
+            rows.append(EvalQuery("forms", p.project, p.version, p.language, form, _form_query(form, p, others),
+                                  (p.gold_path,), (p.gold_qualname,)))
+        out.append((EvalCorpus("forms", corpus.project, corpus.version, corpus.root), rows))
+    return out
+
+
+DATASETS = {"paraphrased": paraphrased, "mined": mined, "forms": forms}
 
 
 def _cache_root(cfg: Config) -> Path:
@@ -105,7 +145,8 @@ def _cache_root(cfg: Config) -> Path:
 
 def open_corpus(corpus: EvalCorpus, cfg: Config, reuse: bool, log) -> tuple[Repository, dict]:
     """The corpus's index with vectors, rebuilt when the indexing code changed (unless ``reuse``)."""
-    index_dir = _cache_root(cfg) / "index" / corpus.key
+    # the forms are asked of the same masked tree as the mined queries: one index for both
+    index_dir = _cache_root(cfg) / "index" / corpus.key.replace("forms-", "mined-", 1)
     marker = index_dir / "eval-index.json"
     fp = fingerprint((*PARSE_CODE, *GRAPH_CODE, *EMBED_CODE), {"model": cfg.embed.model})
     state = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
@@ -202,7 +243,7 @@ def build(datasets: Sequence[str], projects: Sequence[str], reuse: bool, log=pri
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval retrieval-data") -> int:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    p.add_argument("--datasets", default="paraphrased,mined", help="comma list of %(default)s")
+    p.add_argument("--datasets", default="paraphrased,mined,forms", help="comma list of %(default)s")
     p.add_argument("--projects", default="", help="comma list of project names (default: all)")
     p.add_argument("--reuse-indexes", action="store_true", help="keep indexes built by older indexing code")
     args = p.parse_args(argv)

@@ -199,22 +199,46 @@ def ablation(train_set: Sequence[Corpus], val_set: Sequence[Corpus], full: dict[
     return "\n".join(lines)
 
 
+def _dev(train_set: Sequence[Corpus], folds: int = 4) -> int:
+    """Cross-validation by project within the train split (what feature work may look at)."""
+    projects = sorted({c.project for c in train_set})
+    results: dict[str, list[dict]] = defaultdict(list)
+    for fold in range(folds):
+        held = {p for i, p in enumerate(projects) if i % folds == fold}
+        booster = train([c for c in train_set if c.project not in held])
+        for m, rows in evaluate([c for c in train_set if c.project in held], booster).items():
+            results[m] += rows
+    print(f"# DEV: {folds}-fold cross-validation by project inside the train split ({len(projects)} projects)\n")
+    print(table(results, ("dataset",)))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval train-ranker") -> int:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("--features", default="", help="folder of retrieval-data dumps (default: the cache's)")
     p.add_argument("--out", default="eval/out/ranker", help="report folder (default: %(default)s)")
     p.add_argument("--ablation", action="store_true", help="also retrain without each feature group")
     p.add_argument("--write-model", action="store_true", help=f"write the trained model to {RANKER_FILE}")
+    p.add_argument("--skip-validation", action="store_true",
+                   help="train and write the model without scoring the validation projects")
+    p.add_argument("--dev", action="store_true",
+                   help="development mode: 4-fold cross-validation by project INSIDE the train split; "
+                        "validation projects are not read (use this while changing features)")
     args = p.parse_args(argv)
     folder = Path(args.features) if args.features else features_dir(load_config(None))
     corpora = load_corpora(folder)
     train_set = [c for c in corpora if c.split == "train"]
     val_set = [c for c in corpora if c.split == "validation"]
+    if args.dev:
+        return _dev(train_set)
     if not train_set or not val_set:
         p.error(f"need train and validation projects in {folder} (run retrieval-data first)")
     t0 = time.perf_counter()
     booster = train(train_set)
     train_s = time.perf_counter() - t0
+    if args.skip_validation:
+        _write_model(booster, train_set, val_set, None)
+        return 0
     results = evaluate(val_set, booster)
     report = [f"# Learned ranker: validation projects only\n\ntrain: {len(train_set)} projects, "
               f"{sum(len(c.queries) for c in train_set)} queries; validation: {len(val_set)} projects, "
@@ -235,13 +259,17 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval
                                       encoding="utf-8")
     print(text)
     if args.write_model:
-        meta = {
-            "format": 1, "version": time.strftime("%Y%m%d"), "features": list(FEATURES), "params": PARAMS,
-            "command": "python -m repo_rag.eval retrieval-data && python -m repo_rag.eval train-ranker --write-model",
-            "trained_on": sorted(c.key for c in train_set), "validated_on": sorted(c.key for c in val_set),
-            "validation": summary["learned"], "python": platform.python_version(),
-            "model": booster.model_to_string(),
-        }
-        RANKER_FILE.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        print(f"wrote {RANKER_FILE} ({RANKER_FILE.stat().st_size // 1024} KiB)")
+        _write_model(booster, train_set, val_set, summary["learned"])
     return 0
+
+
+def _write_model(booster, train_set: Sequence[Corpus], val_set: Sequence[Corpus], validation: dict | None) -> None:
+    meta = {
+        "format": 1, "version": time.strftime("%Y%m%d"), "features": list(FEATURES), "params": PARAMS,
+        "command": "python -m repo_rag.eval retrieval-data && python -m repo_rag.eval train-ranker --write-model",
+        "trained_on": sorted(c.key for c in train_set), "validated_on": sorted(c.key for c in val_set),
+        "train_queries": sum(len(c.queries) for c in train_set), "validation": validation,
+        "python": platform.python_version(), "model": booster.model_to_string(),
+    }
+    RANKER_FILE.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    print(f"wrote {RANKER_FILE} ({RANKER_FILE.stat().st_size // 1024} KiB)")

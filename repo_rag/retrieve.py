@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,20 +28,13 @@ from repo_rag.indexers.testpaths import is_test_path
 from .config import ConfigError, SearchConfig
 from .embed import Embedder
 from .fuse import Ranked, rrf
-from .graph import (  # the names only: the graph package loads networkx when a graph is loaded
-    EDGE_CALLS,
-    EDGE_CONTAINS,
-    EDGE_DOCUMENTS,
-    EDGE_IMPORTS,
-    EDGE_INHERITS,
-    EDGE_REFERENCES,
-    EDGE_TESTS,
-    NODE_DIR,
-)
+from .graph import NODE_DIR  # the name only: the graph package loads networkx when a graph is loaded
+from .graph.explain import explain_link
 from .hits import SearchHit, SearchResult
 from .lexical import lexical_search
 from .query import QueryAnalysis, analyze_query
 from .rank import CandidatePool, LearnedRanker, RankerError, RepoStats, candidate_features, load_default_ranker
+from .rank.pool import pool_from_channels, repo_stats
 from .store import Store, StoredChunk
 from .vectors import VectorIndex
 
@@ -280,7 +273,7 @@ class HybridRetriever:
             if cid is None or cid in seen:
                 continue
             seen.add(cid)
-            why, edge = _explain(self.graph, node, seed_names)
+            why, edge = explain_link(self.graph, node, seed_names)
             ranked.items.append((cid, score, f"graph: {why}"))
             ranked.tags[cid] = edge
             if len(ranked.items) >= GRAPH_MAX_HITS:
@@ -378,14 +371,7 @@ class HybridRetriever:
         """Repository-wide counts the features weigh matches by, refreshed when the store changes."""
         stamp = self.store.get_manifest().get("indexed_at", "")
         if self._stats_cache is None or self._stats_cache[0] != stamp:
-            stems = Counter(
-                path.rsplit("/", 1)[-1].split(".", 1)[0].lower()
-                for path, f in self.store.files().items()
-                if f.language not in DOC_LANGUAGES and f.language != "unknown"
-            )
-            stats = RepoStats(self.store.chunk_count(), self.store.name_counts(), dict(stems),
-                              self.store.doc_frequencies)
-            self._stats_cache = (stamp, stats)
+            self._stats_cache = (stamp, repo_stats(self.store))
         return self._stats_cache[1]
 
     def candidates(self, query: str, k: int = 10, channels: tuple[str, ...] = CHANNELS) -> Candidates:
@@ -396,23 +382,9 @@ class HybridRetriever:
         return Candidates(pool, features, g.qa, dict(self._apply_priors(g.qa, g.fused, g.chunks)))
 
     def _pool(self, g: _Gathered) -> CandidatePool:
-        ids = [cid for cid, _ in g.fused[:LEARNED_CANDIDATES] if cid in g.chunks]
-        pool = CandidatePool(ids=ids, chunks=g.chunks, rrf=dict(g.fused))
-        for ranked in g.lists:
-            if ranked.channel == "lexical":
-                pool.lexical = {cid: (rank, score) for rank, (cid, score, _) in enumerate(ranked.items, 1)}
-            elif ranked.channel == "dense":
-                pool.dense_rank = {cid: rank for rank, (cid, _, _) in enumerate(ranked.items, 1)}
-            elif ranked.channel == "symbol":
-                pool.symbol = {cid: why for cid, _, why in ranked.items}
-            elif ranked.channel == "path":
-                pool.path = {cid: tag.split(":", 1)[0] for cid, tag in ranked.tags.items()}
-                pool.frame_hit = {cid for cid, tag in ranked.tags.items() if tag.endswith(":hit")}
-            elif ranked.channel == "graph":
-                pool.graph = {cid: (rank, score, ranked.tags.get(cid, ""))
-                              for rank, (cid, score, _) in enumerate(ranked.items, 1)}
+        pool = pool_from_channels(g.lists, g.fused, g.chunks, LEARNED_CANDIDATES)
         if g.qvec is not None and self.vectors is not None:
-            pool.cosine = self.vectors.cosines(g.qvec, ids)
+            pool.cosine = self.vectors.cosines(g.qvec, pool.ids)
         return pool
 
     def _learned_order(self, ranker: LearnedRanker, g: _Gathered) -> list[tuple[int, float]]:
@@ -487,36 +459,6 @@ class HybridRetriever:
             files.append(FileHit(path, s[0] + extra * sum(s[1 : 1 + FILE_EXTRA_HITS]), hs[0]))
         files.sort(key=lambda f: -f.score)
         return files[:k]
-
-
-_EDGE_PHRASES = {
-    # (edge type, node is the edge's source) -> phrase
-    (EDGE_CALLS, True): "calls {}",
-    (EDGE_CALLS, False): "called by {}",
-    (EDGE_INHERITS, True): "inherits {}",
-    (EDGE_INHERITS, False): "base of {}",
-    (EDGE_IMPORTS, True): "imports {}",
-    (EDGE_IMPORTS, False): "imported by {}",
-    (EDGE_CONTAINS, True): "contains {}",
-    (EDGE_CONTAINS, False): "inside {}",
-    (EDGE_REFERENCES, True): "references {}",
-    (EDGE_REFERENCES, False): "referenced by {}",
-    (EDGE_DOCUMENTS, True): "documents {}",
-    (EDGE_DOCUMENTS, False): "documented in {}",
-    (EDGE_TESTS, True): "tests {}",
-    (EDGE_TESTS, False): "tested by {}",
-}
-
-
-def _explain(graph: CodeGraph, node: str, seeds: dict[str, str]) -> tuple[str, str]:
-    """Name the edge that ties ``node`` to a top hit, e.g. ('called by authenticate (calls)', 'calls')."""
-    for seed, label in seeds.items():
-        for src, dst in ((node, seed), (seed, node)):
-            kinds = graph.edge_kinds(src, dst)
-            if kinds:
-                etype = kinds[0]
-                return _EDGE_PHRASES.get((etype, src == node), etype + " {}").format(label) + f" ({etype})", etype
-    return "near " + ", ".join(list(seeds.values())[:2]), ""
 
 
 def _hit(c: StoredChunk, score: float, reasons: list[str]) -> SearchHit:
