@@ -30,8 +30,10 @@ COMMANDS: dict[str, EvalCommand] = {
     "embed-bench": EvalCommand(_PKG + ".bench_embed", "embedding backends: throughput and fidelity"),
     "answers": EvalCommand(_PKG + ".answers", "answer quality and latency per LLM backend"),
     "questions": EvalCommand(_PKG + ".questions", "paraphrased questions: list, check for leaked names"),
+    "mined": EvalCommand(_PKG + ".mined", "mined queries: docstring sentence -> symbol pairs, docs masked"),
     "retrieval-data": EvalCommand(_PKG + ".retrieval_data", "index the retrieval dev sets, dump candidate features"),
     "train-ranker": EvalCommand(_PKG + ".train_ranker", "train the learned ranker, judge it on validation"),
+    "retrieval-peers": EvalCommand(_PKG + ".retrieval_peers", "repo-rag vs bm25s, window hybrid, LlamaIndex"),
     "load": EvalCommand(_PKG + ".load_test", "parallel-question load test against a running repo-rag serve"),
 }
 

@@ -36,7 +36,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from statistics import median
 
@@ -45,6 +45,7 @@ from repo_rag.embed import Embedder
 from repo_rag.errors import RepoRagError
 from repo_rag.parsing import language_for_path, parse_source
 from repo_rag.repository import Repository
+from repo_rag.retrieve import HybridRetriever
 
 from .corpus import Corpus, CorpusError, SdistSpec
 from .metrics import DEFINITION_KINDS, KS, Summary, entity_ranks, gold_entities, gold_ranks, parse_patch, summarize
@@ -61,7 +62,9 @@ REPO_RAG_METHODS: dict[str, tuple[str, ...]] = {
     "dense": ("dense",),
     "fused": ("lexical", "dense", "symbol", "path"),
     "full": ("lexical", "dense", "symbol", "path", "graph"),
+    "rrf": ("lexical", "dense", "symbol", "path", "graph"),  # all channels, ranked by the old fusion
 }
+RANKING = {"rrf": "rrf"}  # methods that override search.ranking (the rest use the configured one)
 LLAMAINDEX = "llamaindex"
 METHODS = (*REPO_RAG_METHODS, LLAMAINDEX)
 
@@ -314,13 +317,20 @@ def _record(inst: Instance, method: str, key: str, dense: bool, files: list[str]
 
 
 def search_repo_rag(
-    repo: Repository, query: str, channels: tuple[str, ...]
+    repo: Repository, query: str, channels: tuple[str, ...], ranking: str = ""
 ) -> tuple[list[str], list[tuple[str, str]], dict[str, float]]:
-    """Distinct files (search_files) and distinct definitions (search) for one query, with timings in ms."""
+    """Distinct files (search_files) and distinct definitions (search) for one query, with timings in ms.
+
+    ``ranking`` overrides ``search.ranking`` ('rrf': the reciprocal-rank fusion the learned ranker replaced).
+    """
+    searcher = repo.retriever
+    if ranking and ranking != searcher.cfg.ranking:
+        searcher = HybridRetriever(searcher.store, replace(searcher.cfg, ranking=ranking), searcher.embedder,
+                                   searcher.vectors, searcher.graph)
     t0 = time.perf_counter()
-    files = [f.path for f in repo.search_files(query, k=FILE_DEPTH, channels=channels)]
+    files = [f.path for f in searcher.search_files(query, k=FILE_DEPTH, channels=channels)]
     t1 = time.perf_counter()
-    hits = repo.search(query, k=SYMBOL_DEPTH, channels=channels).hits
+    hits = searcher.search(query, k=SYMBOL_DEPTH, channels=channels).hits
     t2 = time.perf_counter()
     symbols = list(dict.fromkeys((h.path, h.symbol) for h in hits if h.kind in DEFINITION_KINDS))
     return files, symbols, {"query_ms": (t1 - t0) * 1000, "symbol_ms": (t2 - t1) * 1000}
@@ -414,7 +424,8 @@ def run(settings: RunSettings, log: Log = _stderr) -> dict:
                                       {"query_ms": (time.perf_counter() - t0) * 1000})
                     else:
                         channels = method_channels(method, settings.dense)
-                        files, symbols, timings = search_repo_rag(repo, inst.problem, channels)
+                        files, symbols, timings = search_repo_rag(repo, inst.problem, channels,
+                                                                  RANKING.get(method, ""))
                         rec = _record(inst, method, keys[method], settings.dense, files, symbols, gold, placement,
                                       timings)
                     results.add(rec)
