@@ -11,6 +11,7 @@ from __future__ import annotations
 from repo_rag.indexers.languages import CODE_LANGUAGES, get_parser, language_for_path
 from repo_rag.indexers.model import CLASS, FUNCTION, METHOD, Definition
 from repo_rag.indexers.parse import parse_source
+from repo_rag.indexers.testpaths import is_test_path
 
 __all__ = [
     "CLASS",
@@ -19,6 +20,7 @@ __all__ = [
     "METHOD",
     "Definition",
     "get_parser",
+    "is_test_path",
     "language_for_path",
     "parse_source",
 ]

@@ -30,6 +30,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -90,8 +91,14 @@ class CandidatePool:
     rrf: dict[int, float] = field(default_factory=dict)
 
 
-def _name_words(name: str) -> list[str]:
-    return [stem(w) for w in tokenize(name) if len(w) > 1]
+@lru_cache(maxsize=65536)
+def _name_words(name: str) -> tuple[str, ...]:
+    return tuple(stem(w) for w in tokenize(name) if len(w) > 1)
+
+
+@lru_cache(maxsize=65536)
+def _path_stems(path: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in tokenize(path))
 
 
 def _inverse(rank: int | None) -> float:
@@ -174,9 +181,11 @@ def _chunk_features(f: dict[str, float], c: StoredChunk, pool: CandidatePool, qa
     stem_ = parts[-1].split(".", 1)[0]
     if len(stem_) >= 3 and stem_ in q_words:
         f["stem_match"] = 1.0
-        f["stem_idf"] = math.log((n + 1) / (word_df.get(stem(stem_), 0) + 1))
+        # a word the lexical index ignores as too common ('where', 'this') is as common as words get
+        indexed = bool(tokenize(stem_))
+        f["stem_idf"] = math.log((n + 1) / (word_df.get(stem(stem_), 0) + 1)) if indexed else 0.0
         f["stem_files"] = 1.0 / max(stats.stem_counts.get(stem_, 1), 1)
-    path_stems = {stem(w) for w in tokenize(c.path)}
+    path_stems = _path_stems(c.path)
     content = [s for s in q_stems if len(s) > 2]
     if content:
         f["path_overlap"] = sum(s in path_stems for s in content) / len(content)
