@@ -18,6 +18,7 @@ Decision order (``python -m repo_rag.eval train-ranker``):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import time
@@ -30,6 +31,7 @@ import numpy as np
 
 from repo_rag.config import load_config
 from repo_rag.rank import FEATURE_GROUPS, FEATURES, RANKER_FILE
+from repo_rag.rank.model import FORMAT
 
 from .retrieval_data import features_dir
 
@@ -263,13 +265,28 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval
     return 0
 
 
+def export_ranker(booster, path: Path, meta: dict) -> None:
+    """Write ``booster`` as ONNX beside ``path`` and ``meta`` (+ features, file name, sha256) as ``path``."""
+    import onnxmltools
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    model = onnxmltools.convert_lightgbm(booster, initial_types=[("features", FloatTensorType([None, len(FEATURES)]))],
+                                         target_opset=15)
+    data = model.SerializeToString()
+    onnx_path = path.with_suffix(".onnx")
+    onnx_path.write_bytes(data)
+    meta = {"format": FORMAT, **meta, "features": list(FEATURES), "onnx": onnx_path.name,
+            "onnx_sha256": hashlib.sha256(data).hexdigest()}
+    path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+
+
 def _write_model(booster, train_set: Sequence[Corpus], val_set: Sequence[Corpus], validation: dict | None) -> None:
-    meta = {
-        "format": 1, "version": time.strftime("%Y%m%d"), "features": list(FEATURES), "params": PARAMS,
+    export_ranker(booster, RANKER_FILE, {
+        "version": time.strftime("%Y%m%d"), "params": PARAMS,
         "command": "python -m repo_rag.eval retrieval-data && python -m repo_rag.eval train-ranker --write-model",
         "trained_on": sorted(c.key for c in train_set), "validated_on": sorted(c.key for c in val_set),
         "train_queries": sum(len(c.queries) for c in train_set), "validation": validation,
-        "python": platform.python_version(), "model": booster.model_to_string(),
-    }
-    RANKER_FILE.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    print(f"wrote {RANKER_FILE} ({RANKER_FILE.stat().st_size // 1024} KiB)")
+        "python": platform.python_version(),
+    })
+    print(f"wrote {RANKER_FILE} and {RANKER_FILE.with_suffix('.onnx').name} "
+          f"({RANKER_FILE.with_suffix('.onnx').stat().st_size // 1024} KiB)")

@@ -69,9 +69,10 @@ def test_symbol_match_rarity_channels_and_flags() -> None:
     assert a["rrf"] == 1.0 and c["rrf"] == 0.0
 
 
-def _tiny_model(tmp_path: Path, features: list[str] | None = None) -> Path:
-    """A real LightGBM ranker trained on toy data where only 'dense_cos' matters."""
+def _tiny_model(tmp_path: Path, features: list[str] | None = None) -> tuple[Path, object]:
+    """A real LightGBM ranker trained on toy data where only 'dense_cos' matters, exported as shipped."""
     import lightgbm
+    from repo_rag.eval.train_ranker import export_ranker
 
     rng = np.random.default_rng(0)
     x = rng.random((400, len(FEATURES))).astype(np.float32)
@@ -79,24 +80,33 @@ def _tiny_model(tmp_path: Path, features: list[str] | None = None) -> Path:
     model = lightgbm.LGBMRanker(n_estimators=20, min_child_samples=5, verbose=-1)
     model.fit(x, y, group=[20] * 20)
     path = tmp_path / "ranker.json"
-    path.write_text(json.dumps({"format": 1, "features": features or list(FEATURES),
-                                "model": model.booster_.model_to_string()}))
-    return path
+    export_ranker(model.booster_, path, {"trained_on": ["toy"]})
+    if features is not None:
+        meta = json.loads(path.read_text())
+        path.write_text(json.dumps({**meta, "features": features}))
+    return path, model.booster_
 
 
 def test_model_file_is_checked(tmp_path: Path) -> None:
-    good = LearnedRanker.load(_tiny_model(tmp_path))
+    path, booster = _tiny_model(tmp_path)
+    good = LearnedRanker.load(path)
+    x = np.random.default_rng(1).random((50, len(FEATURES))).astype(np.float32)
+    assert good.score(x) == pytest.approx(booster.predict(x), abs=1e-4)  # ONNX runs what LightGBM trained
     x = np.zeros((2, len(FEATURES)), dtype=np.float32)
     x[1, FEATURES.index("dense_cos")] = 0.9
     s = good.score(x)
     assert s[1] > s[0]
     with pytest.raises(RankerError, match="does not match this version's features"):
-        LearnedRanker.load(_tiny_model(tmp_path, [*FEATURES[:-1], "made_up"]))
+        LearnedRanker.load(_tiny_model(tmp_path, [*FEATURES[:-1], "made_up"])[0])
+    onnx = path.with_suffix(".onnx")
+    onnx.write_bytes(onnx.read_bytes() + b"x")
+    with pytest.raises(RankerError, match="sha256 differs"):
+        LearnedRanker.load(path)
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(RankerError, match="cannot read"):
         LearnedRanker.load(bad)
-    bad.write_text(json.dumps({"format": 99, "model": ""}))
+    bad.write_text(json.dumps({"format": 1, "model": ""}))
     with pytest.raises(RankerError, match="not a repo-rag ranking model"):
         LearnedRanker.load(bad)
 

@@ -1,20 +1,24 @@
-"""The learned ranker: a LightGBM LambdaRank model over :data:`~.features.FEATURES`, shipped as one file.
+"""The learned ranker: a LightGBM LambdaRank model over :data:`~.features.FEATURES`, run by ONNX Runtime.
 
-``ranker.json`` (beside this module) holds the model text, the feature names it was trained on,
-and how it was made (command, data, validation scores). Decision order when loading:
+Trained with LightGBM (``eval/train_ranker.py``) and exported to ONNX, so answering a query needs
+only ONNX Runtime (already loaded for the embedder; importing LightGBM itself costs seconds).
+``ranker.json`` (beside this module) names the features the model was trained on, the sha256 of
+``ranker.onnx``, how it was made (command, data, validation scores). Decision order when loading:
 
 1. ``search.ranker_model`` from the user's config, else the shipped ``ranker.json``;
-2. the file must parse and name exactly the features this code computes, in the same order;
-   otherwise :class:`RankerError` (the retriever then falls back to reciprocal-rank fusion and
-   says so in the result's notes, so a stale model never ranks silently);
-3. LightGBM is imported on first use only.
+2. the metadata must parse, name exactly the features this code computes, in the same order, and
+   the ONNX file beside it must have the recorded sha256; otherwise :class:`RankerError` (the
+   retriever then falls back to reciprocal-rank fusion and says so in the result's notes, so a
+   stale model never ranks silently);
+3. the ONNX session runs single-threaded (a few hundred candidates take ~1 ms).
 
-The file is read from the installed package or a path the user configured; a repository never
-supplies it (``search.ranker_model`` is not settable from a repository's ``.repo-rag.toml``).
+The files come from the installed package or a path the user configured; a repository never
+supplies them (``search.ranker_model`` is not settable from a repository's ``.repo-rag.toml``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from functools import cache
@@ -26,7 +30,7 @@ from ..errors import RepoRagError
 from .features import FEATURES
 
 RANKER_FILE = Path(__file__).resolve().parent / "ranker.json"
-FORMAT = 1
+FORMAT = 2  # 2: ONNX beside the metadata (1 held LightGBM text)
 
 
 class RankerError(RepoRagError, RuntimeError):
@@ -34,23 +38,25 @@ class RankerError(RepoRagError, RuntimeError):
 
 
 class LearnedRanker:
-    def __init__(self, model_text: str, features: tuple[str, ...], meta: dict | None = None) -> None:
+    def __init__(self, onnx_bytes: bytes, features: tuple[str, ...], meta: dict | None = None) -> None:
         if tuple(features) != FEATURES:
             missing = sorted(set(FEATURES) - set(features))
             extra = sorted(set(features) - set(FEATURES))
             raise RankerError(
                 "ranking model does not match this version's features "
                 f"(missing {missing or 'none'}, unknown {extra or 'none'}); retrain it with "
-                "`python -m repo_rag.eval train-ranker`"
+                "`python -m repo_rag.eval train-ranker --write-model`"
             )
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
         try:
-            import lightgbm
-        except ImportError as exc:  # pragma: no cover - a declared dependency
-            raise RankerError("the learned ranker needs lightgbm (pip install lightgbm)") from exc
-        try:
-            self.booster = lightgbm.Booster(model_str=model_text)
+            self.session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise RankerError(f"cannot read the ranking model: {exc}") from exc
+        self.input = self.session.get_inputs()[0].name
         self.meta = meta or {}
         self._lock = threading.Lock()
 
@@ -58,13 +64,19 @@ class LearnedRanker:
     def load(cls, path: str | Path) -> LearnedRanker:
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            meta = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise RankerError(f"cannot read the ranking model {path}: {exc}") from exc
-        if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("model"), str):
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("onnx"), str):
             raise RankerError(f"{path} is not a repo-rag ranking model (format {FORMAT})")
-        meta = {k: v for k, v in data.items() if k != "model"}
-        return cls(data["model"], tuple(data.get("features", ())), meta)
+        onnx_path = path.parent / Path(meta["onnx"]).name  # always beside the metadata
+        try:
+            data = onnx_path.read_bytes()
+        except OSError as exc:
+            raise RankerError(f"cannot read the ranking model {onnx_path}: {exc}") from exc
+        if hashlib.sha256(data).hexdigest() != meta.get("onnx_sha256"):
+            raise RankerError(f"{onnx_path} is not the model {path} describes (sha256 differs)")
+        return cls(data, tuple(meta.get("features", ())), meta)
 
     @property
     def version(self) -> str:
@@ -75,7 +87,8 @@ class LearnedRanker:
         if not len(x):
             return np.zeros(0, dtype=np.float64)
         with self._lock:
-            return np.asarray(self.booster.predict(x, num_threads=1), dtype=np.float64)
+            out = self.session.run(None, {self.input: np.ascontiguousarray(x, dtype=np.float32)})[0]
+        return np.asarray(out, dtype=np.float64).reshape(-1)
 
 
 @cache
