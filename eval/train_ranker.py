@@ -59,11 +59,15 @@ def load_corpora(folder: Path) -> list[Corpus]:
     out = []
     for meta_path in sorted(folder.glob("*.json")):
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("features") != list(FEATURES):
-            print(f"skipped {meta_path.name}: dumped with other features (rerun retrieval-data)")
+        stored = meta.get("features", [])
+        if not set(FEATURES) <= set(stored):
+            print(f"skipped {meta_path.name}: dumped without features {sorted(set(FEATURES) - set(stored))} "
+                  "(rerun retrieval-data)")
             continue
         with np.load(meta_path.with_suffix(".npz")) as z:
             arrays = {k: z[k] for k in z.files}
+        # a feature dropped from the code since the dump is dropped here (no re-search needed)
+        arrays["x"] = arrays["x"][:, [stored.index(f) for f in FEATURES]]
         c = meta["corpus"]
         out.append(Corpus(meta_path.stem, c["dataset"], c["project"], meta["split"], meta["queries"], arrays))
     return out

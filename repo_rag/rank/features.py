@@ -14,7 +14,9 @@ A candidate is a chunk proposed by at least one channel. Its row says, in this o
 5. graph: personalised PageRank mass relative to the best, inverse rank, the edge type that ties
    it to a seed;
 6. fusion: the reciprocal-rank-fusion score of the channels (the old ranking, as one feature);
-7. chunk: kind, test / example / vendored flags, size, docstring, continuation part;
+7. chunk: kind, test / example / vendored flags, size, continuation part (not "has a docstring":
+   the mined training queries come from docstrings blanked in the index, so that flag would tell
+   the model which chunk is the answer);
 8. file: how many of the file's chunks are candidates, the file's best dense cosine and best
    lexical rank;
 9. query: long issue text or short question, words, code names, asks for tests / docs.
@@ -46,7 +48,7 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "graph": ("graph_score", "graph_rank", "graph_calls", "graph_inherits", "graph_contains", "graph_other"),
     "fusion": ("rrf",),
     "chunk": ("kind_function", "kind_method", "kind_class", "kind_module", "kind_doc", "is_test", "is_example",
-              "is_vendor", "log_lines", "has_doc", "is_part"),
+              "is_vendor", "log_lines", "is_part"),
     "file": ("file_candidates", "file_best_dense", "file_best_lex_rank"),
     "query": ("q_long", "q_words", "q_names", "q_wants_tests", "q_wants_docs"),
 }
@@ -198,5 +200,4 @@ def _chunk_features(f: dict[str, float], c: StoredChunk, pool: CandidatePool, qa
     f["is_example"] = float(any(p in _EXAMPLE_DIRS for p in parts[:-1]))
     f["is_vendor"] = float(any(p in _VENDOR_DIRS for p in parts[:-1]) or ".min." in parts[-1])
     f["log_lines"] = math.log1p(max(c.end_line - c.start_line + 1, 1))
-    f["has_doc"] = float(bool(c.docstring))
     f["is_part"] = float(c.part > 1)
