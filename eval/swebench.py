@@ -76,7 +76,8 @@ PARSE_CODE = (
 GRAPH_CODE = ("repo_rag/graph.py", "repo_rag/graph/**/*.py")
 EMBED_CODE = ("repo_rag/embed.py", "repo_rag/vectors.py", "repo_rag/onnx_encoder.py")
 # Code whose change makes stored rankings stale.
-SEARCH_CODE = ("repo_rag/**/*.py", "indexers/**/*.py", "indexers/queries/*.scm", "eval/metrics.py")
+SEARCH_CODE = ("repo_rag/**/*.py", "repo_rag/rank/ranker.*", "indexers/**/*.py", "indexers/queries/*.scm",
+               "eval/metrics.py")
 BASELINE_CODE = (
     "eval/baseline_llamaindex.py", "repo_rag/embed.py", "indexers/discover.py", "indexers/languages.py",
     "eval/metrics.py",
