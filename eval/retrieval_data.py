@@ -31,6 +31,7 @@ import numpy as np
 from repo_rag.config import Config, load_config
 from repo_rag.rank import FEATURES
 from repo_rag.repository import Repository
+from repo_rag.retrieve import LEARNED_POOL_K
 
 from .projects import Project, fetch_project
 from .questions import load_questions
@@ -182,7 +183,7 @@ def candidate_rows(repo: Repository, queries: Sequence[EvalQuery], log) -> dict:
     ms = []
     for qi, q in enumerate(queries):
         t0 = time.perf_counter()
-        c = retriever.candidates(q.text, k=10)
+        c = retriever.candidates(q.text, k=LEARNED_POOL_K)
         ms.append((time.perf_counter() - t0) * 1000)
         xs.append(c.features)
         for cid in c.pool.ids:

@@ -76,6 +76,7 @@ FILE_POOL_MIN, FILE_POOL_PER_K = 100, 10  # chunk hits gathered to rank k files
 FILE_EXTRA_EVIDENCE = 0.25  # rrf ranking only: a file's further hits (2nd-4th) add this fraction of their scores
 FILE_EXTRA_HITS = 3
 LEARNED_CANDIDATES = 300  # fused candidates the learned ranker scores; the rest keep their fused order
+LEARNED_POOL_K = 10  # the k whose channel pools the ranker was trained on (eval/retrieval_data.py)
 RANKINGS = ("learned", "rrf")
 
 @dataclass
@@ -296,8 +297,13 @@ class HybridRetriever:
         """
         k = k or self.cfg.top_k
         t0 = time.perf_counter()
-        g = self._gather(query, k, channels)
-        ranker = self.ranker() if len(g.lists) > 1 else None
+        ranker = self.ranker() if len(set(channels) & set(CHANNELS)) > 1 else None
+        # The model was trained on the candidates of a top-10 search (channel pools of POOL_MIN): asking
+        # it to score deeper pools would show it features it never saw (ranks beyond 50), so a learned
+        # search gathers those pools and returns its scored head followed by the fused tail.
+        g = self._gather(query, LEARNED_POOL_K if ranker is not None else k, channels)
+        if len(g.lists) < 2:
+            ranker = None
         if self.cfg.ranking == "learned" and len(g.lists) > 1 and ranker is None:
             g.notes.append(f"learned ranking unavailable ({self._ranker_error}): reciprocal-rank fusion used")
         if ranker is not None:
