@@ -65,3 +65,18 @@ def test_split_is_by_project_and_swebench_projects_are_never_trained_on() -> Non
         assert split_of(project) == "validation"
     assert split_of("click") == "train"
     assert split_of("serde_json") == split_of("serde-json") == "validation"
+
+
+def test_forms_name_their_answer_as_users_do() -> None:
+    from repo_rag.eval.mined import MinedPair
+    from repo_rag.eval.retrieval_data import _form_query
+
+    from repo_rag.query import analyze_query
+
+    p = MinedPair("p", "1", "python", "train", "Parse the header block of a message.", "pkg/mail/parse.py",
+                  "Parser.read_headers", 40, 60, "/x")
+    assert _form_query("name", p, ["pkg/cli.py"]) == "read_headers"
+    assert _form_query("path", p, ["pkg/cli.py"]).endswith("(in pkg/mail/parse.py)")
+    trace = analyze_query(_form_query("traceback", p, ["pkg/cli.py"]))
+    frames = {path: line for path, line, _ in trace.frames}
+    assert 40 <= frames["pkg/mail/parse.py"] <= 60 and "read_headers" in trace.names
