@@ -38,7 +38,7 @@ from .retrieval_data import features_dir
 PARAMS = {
     "objective": "lambdarank", "n_estimators": 300, "learning_rate": 0.05, "num_leaves": 31,
     "min_child_samples": 20, "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8,
-    "label_gain": [0, 1, 3], "random_state": 0, "deterministic": True, "force_row_wise": True,
+    "label_gain": [0, 1, 3, 7], "random_state": 0, "deterministic": True, "force_row_wise": True,
     "n_jobs": 2, "verbose": -1,
 }
 KS = (1, 5, 10)
@@ -68,9 +68,24 @@ def load_corpora(folder: Path) -> list[Corpus]:
             arrays = {k: z[k] for k in z.files}
         # a feature dropped from the code since the dump is dropped here (no re-search needed)
         arrays["x"] = arrays["x"][:, [stored.index(f) for f in FEATURES]]
+        arrays["train_label"] = _training_labels(arrays, meta)
         c = meta["corpus"]
         out.append(Corpus(meta_path.stem, c["dataset"], c["project"], meta["split"], meta["queries"], arrays))
     return out
+
+
+def _training_labels(a: dict[str, np.ndarray], meta: dict) -> np.ndarray:
+    """The graded labels the model learns: 3 for the gold definition itself, 2 for a chunk nested
+    inside it (a method of a gold class), 1 for another chunk of the gold file, 0 otherwise.
+
+    Metrics count 2 and 3 alike (a member of the gold class is a hit), but the ranking should put
+    the named definition above its members: "where is the PasswordValidator class" is the class.
+    """
+    symbols = meta["symbols"]
+    gold = [{f"{f}\0{g}" for f, g in zip(q["gold_files"], q["gold_symbols"], strict=False)} for q in meta["queries"]]
+    exact = np.fromiter((symbols[s] in gold[q] for s, q in zip(a["symbol_id"], a["qid"], strict=True)), dtype=bool,
+                        count=len(a["qid"]))
+    return np.where(exact & (a["label"] == 2), 3, a["label"]).astype(np.int8)
 
 
 def _stack(corpora: Sequence[Corpus]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -87,7 +102,7 @@ def _stack(corpora: Sequence[Corpus]) -> tuple[np.ndarray, np.ndarray, np.ndarra
         for rows in np.split(np.arange(len(qid)), bounds):
             if len(rows) and c.a["label"][rows].max() > 0:
                 xs.append(c.a["x"][rows])
-                ys.append(c.a["label"][rows])
+                ys.append(c.a["train_label"][rows] if "train_label" in c.a else c.a["label"][rows])
                 groups.append(len(rows))
                 weights.append(np.full(len(rows), w, dtype=np.float64))
     return np.concatenate(xs), np.concatenate(ys), np.asarray(groups), np.concatenate(weights)

@@ -293,18 +293,17 @@ def test_ask_click_citation_source_graph_feedback(server, page):
         DOCS_SHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(OUT / "web-chat.png", DOCS_SHOT)
 
-    # The graph neighbourhood of the answer: PasswordValidator and hash_password (both cited); make_salt,
-    # which hash_password calls, is a callee; a node opens its own source.
+    # The graph neighbourhood of the answer: PasswordValidator (cited), and PasswordValidator.validate,
+    # which the cited validate_password calls, is a callee; a node opens its own source.
     open_tab(page, "Graph")
     page.wait_for_selector("#graph-panel svg .gnode", timeout=10_000)
     assert page.locator('#graph-panel .gnode.cited[data-path="bookstore/auth.py"][data-start="39"]').count() == 1
-    assert page.locator('#graph-panel .gnode.caller[data-path="bookstore/auth.py"][data-start="23"]').count() == 1
-    callee = page.locator('#graph-panel .gnode.callee[data-path="bookstore/auth.py"][data-start="11"]')
+    callee = page.locator('#graph-panel .gnode.callee[data-path="bookstore/auth.py"][data-start="44"]')
     assert callee.count() == 1, page.locator("#graph-panel").inner_html()
     page.screenshot(path=str(OUT / "web-chat-graph.png"))
     callee.click()
-    page.wait_for_selector('#source-view[data-path="bookstore/auth.py"][data-start="11"]', timeout=20_000)
-    assert row_text(page, 11) == ("11", "def make_salt(length: int = 12) -> str:")
+    page.wait_for_selector('#source-view[data-path="bookstore/auth.py"][data-start="44"]', timeout=20_000)
+    assert row_text(page, 44) == ("44", "    def validate(self, password: str) -> None:")
 
     # 👍 on the answer is stored locally with the question and the cited locations.
     answer.hover()

@@ -80,3 +80,12 @@ def test_forms_name_their_answer_as_users_do() -> None:
     trace = analyze_query(_form_query("traceback", p, ["pkg/cli.py"]))
     frames = {path: line for path, line, _ in trace.frames}
     assert 40 <= frames["pkg/mail/parse.py"] <= 60 and "read_headers" in trace.names
+
+
+def test_training_labels_put_the_named_definition_above_its_members() -> None:
+    from repo_rag.eval.train_ranker import _training_labels
+
+    meta = {"symbols": ["a.py\0Cls", "a.py\0Cls.meth", "a.py\0other", "b.py\0Cls"],
+            "queries": [{"gold_files": ["a.py"], "gold_symbols": ["Cls"]}]}
+    a = {"symbol_id": np.array([0, 1, 2, 3]), "qid": np.zeros(4, int), "label": np.array([2, 2, 1, 0])}
+    assert _training_labels(a, meta).tolist() == [3, 2, 1, 0]
