@@ -123,9 +123,12 @@ def forms(projects: Sequence[str] = ()) -> list[tuple[EvalCorpus, list[EvalQuery
     """
     from .mined import load_pairs
 
+    by_project: dict[str, list] = {}
+    for p in load_pairs():  # read once, not once per project
+        by_project.setdefault(p.project, []).append(p)
     out = []
     for corpus, _ in mined(projects):
-        pairs = [p for p in load_pairs() if p.project == corpus.project]
+        pairs = by_project[corpus.project]
         others = sorted({p.gold_path for p in pairs})
         rows = []
         for p in pairs:
