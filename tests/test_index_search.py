@@ -208,6 +208,28 @@ def test_embedding_model_change_triggers_reembed(tmp_path: Path) -> None:
     assert stale.search("password", k=3).hits
 
 
+def test_new_default_model_reembeds_an_old_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index from a release whose default ('' in the config) was another model re-embeds on `index`."""
+    from repo_rag import embed
+    from repo_rag.repository import IndexModelMismatchError
+
+    repo_dir = tmp_path / "repo"
+    shutil.copytree(POLYGLOT / "bookstore", repo_dir)
+    index_dir = tmp_path / "idx"
+    monkeypatch.setattr(embed, "CODE_MODEL_DIR", tmp_path / "no-code-model")  # a release without it: MiniLM
+    Repository(repo_dir, load_config(repo_dir), index_dir).index()
+    monkeypatch.undo()
+    if not (embed.CODE_MODEL_DIR / "train.json").is_file():
+        pytest.skip("no shipped code model in this checkout")
+    repo = Repository(repo_dir, load_config(repo_dir), index_dir)
+    with pytest.raises(IndexModelMismatchError, match="re-embed"):
+        repo.search("password")
+    report = repo.index()
+    assert report.embedded + report.embedded_from_cache == report.dense_chunks > 0
+    assert repo.search("password", k=3).hits
+    assert Store(index_dir / "index.sqlite").get_manifest()["embed_model"].startswith("code-minilm-")
+
+
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "repo_rag.cli", *args], capture_output=True, text=True, env=env or dict(os.environ)
