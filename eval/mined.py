@@ -226,10 +226,12 @@ def _words(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
-def drop_duplicates(candidates: Iterable[_Candidate]) -> list[_Candidate]:
-    """Candidates whose query text no other symbol of the project shares."""
+def drop_duplicates(candidates: Iterable[_Candidate], keep_one: bool = False) -> list[_Candidate]:
+    """Candidates whose query text no other symbol of the project shares (``keep_one``: one of each)."""
     items = [(_words(c.query), c) for c in candidates]
     seen = Counter(text for text, _ in items)
+    if keep_one:  # the first in hash order (lodash.js and its per-method modules copy the same doc)
+        return list({text: c for text, c in sorted(items, key=lambda i: i[1].order, reverse=True)}.values())
     return [c for text, c in items if seen[text] == 1]
 
 
@@ -354,24 +356,18 @@ def _by_file(candidates: Iterable[_Candidate]) -> dict[str, list[_Candidate]]:
     return out
 
 
-def mine_tree(
-    root: Path, per_project: int = DEFAULT_PER_PROJECT, keep_copied: bool = False
-) -> tuple[list[_Candidate], dict[str, str], dict]:
+def mine_tree(root: Path, per_project: int = DEFAULT_PER_PROJECT, keep_copied: bool = False) -> tuple:
     """Steps 1-6 on a source tree: the kept pairs, the masked text of each changed file, and counts.
 
-    ``keep_copied`` (training data, where no search runs) keeps one pair of each duplicated query in
-    step 4 and skips the last check of step 6.
-    """
+    ``keep_copied`` (training data: no search runs on it) keeps one of each duplicated query in step 4
+    and skips step 6's last check."""
     texts: dict[str, tuple[str, str]] = {}
     candidates: list[_Candidate] = []
     for path, language in _indexed_files(root):
         texts[path] = (_read(root / path), language)
         if language in CODE_LANGUAGES and not is_test_path(path) and texts[path][0]:
             candidates.extend(file_candidates(path, *texts[path]))
-    if keep_copied:  # one of each copied doc (lodash.js and its per-method modules), not none
-        unique = list({_words(c.query): c for c in sorted(candidates, key=lambda c: c.order, reverse=True)}.values())
-    else:
-        unique = drop_duplicates(candidates)
+    unique = drop_duplicates(candidates, keep_one=keep_copied)
     maskable = [c for path, chosen in _by_file(unique).items() for c in mask_file(path, *texts[path], chosen)[1]]
     masked: dict[str, str] = {}
     pairs: list[_Candidate] = []

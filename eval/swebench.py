@@ -229,7 +229,8 @@ def open_index(
 
     ``reuse`` keeps a complete index built by older indexing code (its marker names the commit that
     built it, and the report carries it): for re-ranking runs over the whole split, where only the
-    search code changed and re-parsing 94 sdists would cost an hour.
+    search code changed and re-parsing 94 sdists would cost an hour; vectors of another embedder are
+    still replaced (the chunks are kept).
     """
     index_dir = index_root / spec.slug
     marker = index_dir / "eval-index.json"
@@ -239,8 +240,10 @@ def open_index(
         "embed": fingerprint(EMBED_CODE, {"model": resolve_model(cfg.embed.model)[0], "scope": cfg.index.dense_scope}),
     }
     state = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
-    if reuse and state is not None and (state["dense"] or not dense):
-        return Repository.open(src, cfg, index_dir), {**state["report"], "reused": True}
+    if reuse and state is not None:
+        if not dense or (state["dense"] and state["fp"]["embed"] == fps["embed"]):
+            return Repository.open(src, cfg, index_dir), {**state["report"], "reused": True}
+        fps = {**fps, "parse": state["fp"]["parse"], "graph": state["fp"]["graph"]}  # keep them: embed only
     if state is not None and state.get("fp", {}).get("parse") != fps["parse"]:
         log(f"  {spec.slug}: parsing code changed since this index was built: rebuilding it")
         state = None

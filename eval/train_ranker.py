@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from repo_rag.config import load_config
+from repo_rag.embed import resolve_model
 from repo_rag.rank import FEATURE_GROUPS, FEATURES, RANKER_FILE
 from repo_rag.rank.model import FORMAT
 
@@ -305,6 +306,8 @@ def _write_model(booster, train_set: Sequence[Corpus], val_set: Sequence[Corpus]
         "command": "python -m repo_rag.eval retrieval-data && python -m repo_rag.eval train-ranker --write-model",
         "trained_on": sorted(c.key for c in train_set), "validated_on": sorted(c.key for c in val_set),
         "train_queries": sum(len(c.queries) for c in train_set), "validation": validation,
+        # the dense features (cosine, rank) are this embedder's: another one shifts their scale
+        "embed_model": resolve_model(load_config(None).embed.model)[0],
         "python": platform.python_version(),
     })
     print(f"wrote {RANKER_FILE} and {RANKER_FILE.with_suffix('.onnx').name} "

@@ -29,6 +29,7 @@ LARGE_MODULES = {
     "indexers/parse.py": "tree-sitter parsing driven by the query files, for every language",
     "eval/swebench.py": "the SWE-bench localisation harness: fetch, index, run methods, report",
     "repo_rag/graph/persist.py": "one file format: the graph archive's writer and its validating reader",
+    "eval/mined.py": "one dataset: the mined queries' sentence rules, masking and build",
 }
 
 

@@ -333,22 +333,23 @@ def test_respond_links_citations_and_draws_the_graph_of_the_cited_code(app):
     assert "Sources (6)" in final
     meta = answers["1"]
     assert meta["question"] == "Where is the PasswordValidator class?"
-    assert meta["citations"][0] == "bookstore/auth.py:39-49"
+    # first: PasswordValidator or a member inside it (lines 39-49); the ranker v4 puts its 2-line
+    # is_valid a hair above the class itself (0.844 vs 0.829), v3 had the class first
+    assert meta["citations"][0] in ("bookstore/auth.py:39-49", "bookstore/auth.py:48-49")
     # The picture is the neighbourhood of this answer's citations: each cited symbol is drawn as
-    # cited (the module header views.py:1-11 is not a symbol), with its real callers and callees.
-    # The set is fixed by the fixture; the order below the first hit is not pinned, because near-tied
-    # dense scores may swap under int8 ONNX (activation scales depend on the batch a chunk was embedded in).
+    # cited, with its real callers and callees. The set is fixed by the fixture and the shipped
+    # models (code embedder + ranker v4); the order below the first hit is not pinned, because
+    # near-tied dense scores may swap under int8 ONNX (activation scales depend on the batch).
     assert sorted(meta["citations"]) == sorted([
-        "bookstore/auth.py:39-49", "bookstore/auth.py:48-49", "bookstore/auth.py:64-67", "bookstore/views.py:1-11",
-        "bookstore/views.py:18-23", "bookstore/views.py:46-50",
+        "bookstore/auth.py:39-49", "bookstore/auth.py:48-49", "bookstore/auth.py:64-67", "bookstore/views.py:39-54",
+        "bookstore/views.py:42-44", "bookstore/views.py:52-54",
     ])  # fmt: skip
     nodes = graph_nodes(graph_html)
     for node in ("auth.py::PasswordValidator", "auth.py::PasswordValidator.is_valid", "auth.py::validate_password",
-                 "views.py::create_book", "views.py::AdminBookView.delete"):  # fmt: skip
+                 "views.py::AdminBookView", "views.py::AdminBookView.change_password"):  # fmt: skip
         assert nodes.get("bookstore/" + node) == "cited", (node, nodes)
-    assert nodes.get("bookstore/views.py::AdminBookView.change_password") == "caller"  # calls validate_password
-    assert nodes.get("bookstore/auth.py::check_password") == "callee"  # called by AdminBookView.delete
-    assert nodes.get("bookstore/views.py::AdminBookView") == "container"  # holds the cited delete
+    assert nodes.get("bookstore/auth.py::PasswordValidator.validate") == "caller"  # calls the cited is_valid
+    assert nodes.get("bookstore/auth.py::hash_password") == "callee"  # called by AdminBookView.change_password
 
 
 def test_graph_picture_shows_the_real_callers_and_callees(app):
