@@ -38,6 +38,7 @@ from repo_rag.embed import embedding_text
 from repo_rag.parsing import parse_source
 
 from .mined import _GEMS, _GO, _LANGUAGE, _PHP, _RUST, PROJECTS, licence_of, mine_tree
+from .mined import gather as gather_built
 from .projects import Project, fetch_project
 from .splits import TRAIN, split_of
 
@@ -145,16 +146,7 @@ def build_project(project: Project, per_project: int, cache: Path, body_chars: i
 
 def gather(cache: Path, projects: Sequence[Project] = EMBED_PROJECTS) -> list[dict]:
     """Write ``pairs.jsonl`` and ``summary.json`` from every built project; returns their metas."""
-    base = cache / "bench" / "embed-train"
-    metas, lines = [], []
-    for project in projects:
-        if (base / project.key / "meta.json").is_file():
-            metas.append(json.loads((base / project.key / "meta.json").read_text(encoding="utf-8")))
-            lines.append((base / project.key / "pairs.jsonl").read_text(encoding="utf-8"))
-    base.mkdir(parents=True, exist_ok=True)
-    (base / "pairs.jsonl").write_text("".join(lines), encoding="utf-8")
-    (base / "summary.json").write_text(json.dumps({"projects": metas}, indent=1), encoding="utf-8")
-    return metas
+    return gather_built(cache, projects, "embed-train")
 
 
 def load_rows(path: Path | None = None) -> list[dict]:

@@ -441,9 +441,9 @@ def build_project(project: Project, per_project: int, cache: Path, fresh: bool =
 # -- the dataset -----------------------------------------------------------------------------
 
 
-def gather(cache: Path, projects: Sequence[Project] = PROJECTS) -> list[dict]:
-    """Write ``pairs.jsonl`` and ``summary.json`` from every built project; returns their metas."""
-    base = cache / "bench" / "mined"
+def gather(cache: Path, projects: Sequence[Project] = PROJECTS, folder: str = "mined") -> list[dict]:
+    """Write ``pairs.jsonl`` and ``summary.json`` of every project built under ``<cache>/bench/<folder>``."""
+    base = cache / "bench" / folder
     metas, lines = [], []
     for project in projects:
         if (base / project.key / "meta.json").is_file():
