@@ -41,13 +41,10 @@ from .static_tiers import FCE, M2V, static_encoder
 
 
 def _embed_config(name: str) -> EmbedConfig:
+    """The index's embedding settings with ``name``: a shipped model's name, else a folder's absolute path."""
     base = Config().embed
-    if name == "minilm":
-        return EmbedConfig(model="packaged", max_seq_length=base.max_seq_length, body_chars=base.body_chars)
-    if name == "code":
-        return EmbedConfig(model="", max_seq_length=base.max_seq_length, body_chars=base.body_chars)
-    return EmbedConfig(model=str(Path(name).resolve()), max_seq_length=base.max_seq_length,
-                       body_chars=base.body_chars)
+    model = name if name in ("minilm", "code") else str(Path(name).resolve())
+    return EmbedConfig(model=model, max_seq_length=base.max_seq_length, body_chars=base.body_chars)
 
 
 def corpus_chunks(index_dir: Path, body_chars: int) -> tuple[list[str], list[tuple[str, str, str]]]:
