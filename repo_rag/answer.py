@@ -1,22 +1,25 @@
-"""Grounded answers: retrieve, pack, prompt, stream the model, verify its citations, list sources.
+"""Grounded answers: retrieve, assemble the grounded part, stream the checked prose, verify, list sources.
 
 An :class:`Answerer` is built from its collaborators (a search function, the repository's
-:class:`~repo_rag.files.FileGate`, the index :class:`~repo_rag.store.Store` and the
-:class:`~repo_rag.config.LLMConfig`); :meth:`Repository.ask <repo_rag.repository.Repository.ask>`
-owns one and delegates to it::
+:class:`~repo_rag.files.FileGate`, the index :class:`~repo_rag.store.Store`, a getter for the code
+graph and the :class:`~repo_rag.config.LLMConfig`); :meth:`Repository.ask
+<repo_rag.repository.Repository.ask>` owns one and delegates to it::
 
     answer = repo.ask("where is password validation")
     for event in repo.ask("what calls make_password?", stream=True):
         ...  # 'sources' first, then 'token' many, 'warning' any time, finally 'done' (the Answer)
 
-One answer runs through five phases, each a method: :meth:`~Answerer.retrieve` →
-:meth:`~Answerer.pack_and_prompt` → :meth:`~Answerer.generate` (stream, with fallback) →
-:meth:`~Answerer.verify` → :meth:`~Answerer.assemble`.
+One answer runs through six phases, each a method: :meth:`~Answerer.retrieve` →
+:meth:`~Answerer.ground` → :meth:`~Answerer.pack_and_prompt` → :meth:`~Answerer.generate` (stream,
+checked sentence by sentence) → :meth:`~Answerer.verify` → :meth:`~Answerer.assemble`.
 
-The answer text always ends with a citation check and a Sources list of the retrieved locations,
-so a reader can check every claim even when the model cited nothing or cited badly. When the model
-cannot be reached or loaded, the answer degrades to a retrieval-only one (the top hits, each with
-its location) with a one-line warning and ``fallback=True``; ``strict=True`` raises
+The answer reads top to bottom as: the grounded part (assembled from the index and the code graph,
+never generated: :mod:`repo_rag.grounded`), streamed as soon as retrieval is done; then the model's
+explanation, each sentence shown only after :mod:`repo_rag.claims` found every name it mentions in
+the code the model was shown or in the index (a sentence naming something that does not exist is
+removed and counted in ``checks``; a repeated one is cut, and a loop stops generation); then the
+citation check and a Sources list. When the model cannot be reached or loaded, the answer is the
+grounded part alone with a one-line warning and ``fallback=True``; ``strict=True`` raises
 :class:`LLMUnavailableError` instead.
 
 What the pipeline guarantees about repository content: the question is checked
@@ -24,7 +27,7 @@ What the pipeline guarantees about repository content: the question is checked
 location whose file the gate refuses (secret by name or link target, outside the root, not
 indexed) is dropped before anything sees it; every file is read through the gate; stored chunk text
 and signatures are redacted (``indexers.secrets.redact_secrets``) before they reach a prompt, the
-sources or the retrieval-only answer. An API key is sent only to the configured endpoint (see
+sources or the grounded part. An API key is sent only to the configured endpoint (see
 :func:`repo_rag.llm.build_llm`).
 """
 
@@ -33,19 +36,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.llms import LLM
 
+from .claims import ClaimChecker, ClaimReport, ProseFilter
 from .config import LLMConfig
 from .files import FileAccessError, FileGate
+from .grounded import GroundedBuilder, GroundedPart
 from .hits import SearchHit, SearchResult
 from .llm import LLMUnavailableError, backend_name, build_llm, describe_endpoint
-from .pack import PackedContext, TokenCounter, pack_context, redact, redacted_hit, token_counter
+from .pack import PackedContext, TokenCounter, pack_context, redacted_hit, token_counter
 from .prompt import NOT_FOUND, Prompt, build_prompt, prompt_overhead
 from .query import MAX_QUESTION_CHARS, check_question
 from .store import Store
 from .verify import Citation, CitationVerifier, verify_answer
+
+if TYPE_CHECKING:
+    from .graph import CodeGraph
 
 __all__ = [
     "Answer",
@@ -53,15 +61,14 @@ __all__ = [
     "Answerer",
     "Citation",
     "LLMUnavailableError",
-    "retrieval_only_text",
 ]
 
-RETRIEVAL_ONLY_HITS = 8
 MIN_CONTEXT_TOKENS = 256
 LOOP_REPEATS = 3
 _SAFETY_TOKENS = 48  # chat-template tokens around the messages
 
 SearchFn = Callable[..., SearchResult]  # search(question, k=k) -> SearchResult
+GraphFn = Callable[[], "CodeGraph | None"]
 
 
 @dataclass
@@ -74,7 +81,12 @@ class AnswerEvent:
 
 @dataclass
 class Answer:
-    """A verified answer; ``answer`` is the model text followed by the citation check and Sources."""
+    """A checked answer; ``answer`` is the grounded part, the model's prose, the checks and Sources.
+
+    ``citations`` holds the grounded part's locations (verified by construction) followed by the
+    model's citations with their verdicts; ``model_citations`` only the latter. ``checks`` says what
+    the claim check removed from the model's prose (see :mod:`repo_rag.claims`).
+    """
 
     question: str
     answer: str
@@ -89,6 +101,11 @@ class Answer:
     model_text: str = ""
     footer: str = ""
     context: dict = field(default_factory=dict)
+    grounded: str = ""
+    grounded_part: dict = field(default_factory=dict)
+    model_citations: list[Citation] = field(default_factory=list)
+    checks: dict = field(default_factory=lambda: ClaimReport().to_dict())
+    raw_model_text: str = ""
 
     @property
     def verified_citations(self) -> list[Citation]:
@@ -102,7 +119,10 @@ class Answer:
         return {
             "question": self.question,
             "answer": self.answer,
+            "grounded": self.grounded_part,
+            "explanation": self.model_text,
             "citations": [c.to_dict() for c in self.citations],
+            "checks": self.checks,
             "sources": [h.to_dict() for h in self.sources],
             "model": self.model,
             "backend": self.backend,
@@ -114,50 +134,33 @@ class Answer:
 
 
 # -- pieces --------------------------------------------------------------------------------------
-def _first_line(text: str) -> str:
-    for line in text.split("\n"):
-        line = line.strip().strip("\"'#/*").strip()
-        if line:
-            return line[:160]
-    return ""
-
-
-def _describe(hit: SearchHit, docstrings: dict[int, str]) -> str:
-    doc = _first_line(docstrings.get(hit.chunk_id, ""))
-    return doc or _first_line(hit.signature) or _first_line(hit.text)
-
-
-def retrieval_only_text(hits: list[SearchHit], docstrings: dict[int, str] | None = None) -> str:
-    """'Most relevant code:' and a bullet per hit: location, symbol, first docstring line or signature."""
-    if not hits:
-        return f"Nothing relevant was retrieved: {NOT_FOUND}."
-    lines = ["Most relevant code:"]
-    for h in hits[:RETRIEVAL_ONLY_HITS]:
-        what = redact(_describe(h, docstrings or {}))
-        symbol = f" {h.symbol}" if h.symbol and h.symbol != "<module>" else ""
-        lines.append(f"- `{h.location}`{symbol}" + (f" — {what}" if what else ""))
-    return "\n".join(lines)
-
-
-def _footer(citations: list[Citation], sources: list[SearchHit], retrieval_only: bool) -> str:
+def _footer(run: _Run, model_citations: list[Citation], model_answered: bool) -> str:
     out: list[str] = []
-    verified = [c for c in citations if c.verified]
-    if not retrieval_only:
-        bad = [c for c in citations if not c.verified]
-        if not verified:
+    checks = run.prose.report if run.prose is not None else ClaimReport()
+    if model_answered:
+        verified = [c for c in model_citations if c.verified]
+        bad = [c for c in model_citations if not c.verified]
+        if not verified and NOT_FOUND not in run.text.lower():
             out.append(
-                "WARNING: no verified citation: nothing in the answer above could be checked against this "
-                "repository's code. Treat it as unsupported and read the sources below."
+                "Note: the explanation above cites no checked location; the locations listed first come from "
+                "the index."
             )
         else:
             out.append(f"Citations: {len(verified)} verified" + (f", {len(bad)} unverified" if bad else "") + ".")
         out += [f"- UNVERIFIED `{c.raw or c.location}`: {c.reason}" for c in bad]
+    if checks.removed_sentences:
+        names = ", ".join(f"`{n}`" for n in checks.invented_names[:8])
+        out.append(f"Removed {checks.removed_sentences} sentence(s) of the explanation that named what this "
+                   f"repository does not have: {names}.")
+    if checks.repeated_sentences:
+        out.append(f"Cut {checks.repeated_sentences} repeated sentence(s).")
+    if out:
         out.append("")
     out.append("Sources:")
-    for i, h in enumerate(sources, 1):
+    for i, h in enumerate(run.sources, 1):
         symbol = f" {h.symbol}" if h.symbol and h.symbol != "<module>" else ""
         out.append(f"{i}. `{h.location}`{symbol} ({h.kind})")
-    if not sources:
+    if not run.sources:
         out.append("(none retrieved)")
     return "\n".join(out)
 
@@ -187,23 +190,33 @@ class _Run:
     chat_model: LLM | None
     t0: float = field(default_factory=time.perf_counter)
     timings: dict[str, float | None] = field(
-        default_factory=lambda: {"retrieve_ms": None, "first_token_ms": None, "total_ms": None}
+        default_factory=lambda: {
+            "retrieve_ms": None, "first_token_ms": None, "first_model_token_ms": None, "total_ms": None,
+        }
     )
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sources: list[SearchHit] = field(default_factory=list)
+    grounded: GroundedPart | None = None
     packed: PackedContext | None = None
     prompt: Prompt | None = None
-    text: str = ""
+    prose: ProseFilter | None = None
+    raw: str = ""  # everything the model wrote
+    shown: str = ""  # everything streamed to the reader
     fallback: bool = False
+
+    @property
+    def text(self) -> str:
+        """The model's prose that passed the claim check."""
+        return self.prose.kept if self.prose is not None else ""
 
     def elapsed_ms(self) -> float:
         return round((time.perf_counter() - self.t0) * 1000, 1)
 
-    def token(self, piece: str) -> AnswerEvent:
+    def show(self, piece: str) -> AnswerEvent:
         if self.timings["first_token_ms"] is None:
             self.timings["first_token_ms"] = self.elapsed_ms()
-        self.text += piece
+        self.shown += piece
         return AnswerEvent("token", piece)
 
     def warn(self, message: str) -> AnswerEvent:
@@ -215,8 +228,8 @@ class Answerer:
     """Grounded answers for one repository, from its collaborators (no back-reference to the facade).
 
     ``search(question, k=k)`` returns a :class:`SearchResult`; ``files`` is the repository's gate,
-    ``store`` its index, ``llm_config`` the trusted model configuration, and ``max_query_chars``
-    the longest question accepted.
+    ``store`` its index, ``graph()`` its code graph (or None), ``llm_config`` the trusted model
+    configuration, and ``max_query_chars`` the longest question accepted.
     """
 
     def __init__(
@@ -226,6 +239,7 @@ class Answerer:
         store: Store,
         llm_config: LLMConfig,
         *,
+        graph: GraphFn | None = None,
         max_query_chars: int = MAX_QUESTION_CHARS,
     ) -> None:
         self.search = search
@@ -233,6 +247,7 @@ class Answerer:
         self.store = store
         self.llm_config = llm_config
         self.max_query_chars = max_query_chars
+        self.grounder = GroundedBuilder(store, graph or (lambda: None))
 
     # -- entry points ------------------------------------------------------------------------
     def stream(
@@ -259,7 +274,7 @@ class Answerer:
         return self._events(_Run(question, chat_model), k, strict)
 
     def answer(self, question: str, **options: Any) -> Answer:
-        """The verified :class:`Answer` to ``question`` (:meth:`stream` without the streaming)."""
+        """The checked :class:`Answer` to ``question`` (:meth:`stream` without the streaming)."""
         for event in self.stream(question, **options):
             if event.kind == "done":
                 return event.data
@@ -274,16 +289,14 @@ class Answerer:
     def _events(self, run: _Run, k: int | None, strict: bool) -> Iterator[AnswerEvent]:
         self.retrieve(run, k)
         yield AnswerEvent("sources", run.sources)
+        self.ground(run)
+        assert run.grounded is not None
+        yield run.show(run.grounded.text)
         if run.chat_model is not None:
             self.pack_and_prompt(run)
             yield from self.generate(run, strict)
-        # What the model said (possibly cut short) is checked like any answer; a fallback adds the
-        # retrieved locations, which are verified by construction.
-        model_answered = bool(run.text.strip())
-        citations = self.verify(run)
-        if run.chat_model is None or run.fallback:
-            yield from self.fall_back(run, citations)
-        yield AnswerEvent("done", self.assemble(run, citations, retrieval_only=not model_answered))
+        model_citations = self.verify(run)
+        yield AnswerEvent("done", self.assemble(run, model_citations))
 
     # -- phases ------------------------------------------------------------------------------
     def retrieve(self, run: _Run, k: int | None) -> None:
@@ -306,6 +319,12 @@ class Answerer:
             return False
         return True
 
+    def ground(self, run: _Run) -> None:
+        """The grounded part: the where-part or the graph answer (:mod:`repo_rag.grounded`)."""
+        run.grounded = self.grounder.build(run.question, run.sources)
+        readable = [c for c in run.grounded.citations if self._readable(c.path)]
+        run.grounded.citations = readable
+
     def pack_and_prompt(self, run: _Run) -> None:
         """Pack the sources into the model's context budget and build the fenced prompt."""
         assert run.chat_model is not None
@@ -313,6 +332,29 @@ class Answerer:
         budget = self._context_budget(run.chat_model, run.question, counter)
         run.packed = pack_context(run.sources, budget, counter, self.files)
         run.prompt = build_prompt(run.question, run.packed)
+        run.prose = ProseFilter(self._claim_checker(run))
+
+    def _claim_checker(self, run: _Run) -> ClaimChecker:
+        assert run.packed is not None and run.grounded is not None
+        spans = run.packed.spans() + [(h.path, h.start_line, h.end_line) for h in run.sources]
+        verifier = CitationVerifier(self.files, self.store, spans)
+
+        indexed: list[str] = []
+
+        def path_exists(raw: str) -> bool:
+            """An indexed file (as citations resolve it) or a folder holding one."""
+            if verifier.verify(Citation(raw, 0, 0)).reason == "no line range given":
+                return True
+            norm, _ = verifier.normalise_path(raw)
+            if norm is None:
+                return False
+            if not indexed:
+                indexed.extend("/" + p for p in self.store.files())
+            folder = "/" + norm.strip("/") + "/"
+            return any(folder in p for p in indexed)
+
+        known = "\n".join([run.packed.text, run.grounded.text, run.question])
+        return ClaimChecker(known, self.store.known_names, path_exists)
 
     def _context_budget(self, llm: LLM, question: str, counter: TokenCounter) -> int:
         """The configured budget, shrunk so prompt + context + answer fit the model's window."""
@@ -322,66 +364,71 @@ class Answerer:
         return max(MIN_CONTEXT_TOKENS, min(cfg.context_tokens, room))
 
     def generate(self, run: _Run, strict: bool) -> Iterator[AnswerEvent]:
-        """Stream the model's tokens; any failure (or silence) marks the run for the fallback."""
-        assert run.chat_model is not None and run.prompt is not None
+        """Stream the model's checked prose; any failure (or silence) marks the run as a fallback.
+
+        Tokens go through the claim filter, which releases whole checked sentences; generation
+        stops when the model repeats a line (:func:`is_looping`) or a sentence twice.
+        """
+        assert run.chat_model is not None and run.prompt is not None and run.prose is not None
         endpoint = describe_endpoint(run.chat_model)
         stream = None
+        lead = "\n\n"  # between the grounded part and the explanation, sent with the first kept sentence
         try:
             stream = run.chat_model.stream_chat(run.prompt.messages())
             for part in stream:
                 delta = part.delta or ""
                 if not delta:
                     continue
-                yield run.token(delta)
-                if is_looping(run.text):
+                if run.timings["first_model_token_ms"] is None:
+                    run.timings["first_model_token_ms"] = run.elapsed_ms()
+                run.raw += delta
+                shown = run.prose.feed(delta)
+                if shown.strip():
+                    yield run.show(lead + shown.lstrip("\n") if lead else shown)
+                    lead = ""
+                if is_looping(run.raw) or run.prose.looping:
                     yield run.warn("the model started repeating itself: generation stopped")
                     break
-        except Exception as exc:  # any model or transport failure degrades to a retrieval-only answer
+        except Exception as exc:  # any model or transport failure degrades to the grounded part alone
             if strict:
                 if isinstance(exc, LLMUnavailableError):
                     raise
                 raise LLMUnavailableError(f"LLM at {endpoint} unreachable ({_short(exc)})") from exc
             what = "unavailable" if isinstance(exc, LLMUnavailableError) else "unreachable"
-            what = "failed mid-answer" if run.text else what
-            yield run.warn(f"LLM at {endpoint} {what} ({_short(exc)}): retrieval-only answer")
+            what = "failed mid-answer" if run.raw else what
+            yield run.warn(f"LLM at {endpoint} {what} ({_short(exc)}): answer from the index only")
             run.fallback = True
         finally:
             close = getattr(stream, "close", None)
             if callable(close):
                 close()
-        if not run.fallback and not run.text.strip():
-            yield run.warn(f"LLM at {endpoint} returned an empty answer: retrieval-only answer")
+        rest = run.prose.flush()
+        if rest.strip():
+            yield run.show(lead + rest.lstrip("\n") if lead else rest)
+        if not run.fallback and not run.raw.strip():
+            yield run.warn(f"LLM at {endpoint} returned an empty answer: answer from the index only")
             run.fallback = True
 
     def verify(self, run: _Run) -> list[Citation]:
-        """Verdicts on the citations in what the model wrote (none without a model text)."""
+        """Verdicts on the citations in the model's kept prose (none without a model text)."""
         if not run.text.strip() or run.packed is None:
             return []
         spans = run.packed.spans() + [(h.path, h.start_line, h.end_line) for h in run.sources]
         return verify_answer(run.text, CitationVerifier(self.files, self.store, spans))
 
-    def fall_back(self, run: _Run, citations: list[Citation]) -> Iterator[AnswerEvent]:
-        """Append the retrieval-only summary and its (verified by construction) locations."""
-        summary = retrieval_only_text(run.sources, self._docstrings(run.sources))
-        yield run.token(("\n\n" if run.text.strip() else "") + summary)
-        citations += [
-            Citation(h.path, h.start_line, h.end_line, h.symbol, True, "retrieved location", h.location)
-            for h in run.sources[:RETRIEVAL_ONLY_HITS]
-        ]
-
-    def _docstrings(self, hits: list[SearchHit]) -> dict[int, str]:
-        chunks = self.store.chunks_by_ids([h.chunk_id for h in hits[:RETRIEVAL_ONLY_HITS] if h.chunk_id])
-        return {cid: c.docstring for cid, c in chunks.items()}
-
-    def assemble(self, run: _Run, citations: list[Citation], *, retrieval_only: bool) -> Answer:
-        """The final :class:`Answer`: text, citation check and Sources footer, timings, context report."""
-        footer = _footer(citations, run.sources, retrieval_only)
+    def assemble(self, run: _Run, model_citations: list[Citation]) -> Answer:
+        """The final :class:`Answer`: grounded part, prose, checks and Sources, timings, context report."""
+        assert run.grounded is not None
+        model_answered = bool(run.text.strip())
+        footer = _footer(run, model_citations, model_answered)
         run.timings["total_ms"] = run.elapsed_ms()
         chat_model = run.chat_model
+        prose = run.text.strip()
+        body = run.grounded.text + (f"\n\n{prose}" if prose else "")
         return Answer(
             question=run.question,
-            answer=run.text.rstrip() + "\n\n" + footer,
-            citations=citations,
+            answer=body + "\n\n" + footer,
+            citations=run.grounded.citations + model_citations,
             sources=run.sources,
             model=chat_model.metadata.model_name if chat_model is not None else "",
             backend=backend_name(chat_model),
@@ -389,8 +436,12 @@ class Answerer:
             warnings=run.warnings + [f"retrieval: {n}" for n in run.notes],
             timings=run.timings,
             prompt=run.prompt.text if run.prompt is not None else "",
-            model_text=run.text,
+            model_text=prose,
             footer=footer,
             context=run.packed.report() if run.packed is not None else {},
+            grounded=run.grounded.text,
+            grounded_part=run.grounded.to_dict(),
+            model_citations=model_citations,
+            checks=(run.prose.report if run.prose is not None else ClaimReport()).to_dict(),
+            raw_model_text=run.raw,
         )
-

@@ -172,6 +172,7 @@ class Repository:
                     self.files,
                     self.store,
                     self.config.llm,
+                    graph=lambda: self.graph,
                     max_query_chars=self.config.search.max_query_chars,
                 )
         return answerer.stream(question, **options) if stream else answerer.answer(question, **options)

@@ -358,6 +358,18 @@ class Store:
         q = f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE name = ?"
         return [_row_to_chunk(r) for r in self.con.execute(q, (name,))]
 
+    def known_names(self, names: Iterable[str]) -> set[str]:
+        """The subset of ``names`` this index holds as a chunk, definition or reference name (indexed lookups)."""
+        names = list(dict.fromkeys(n for n in names if n))
+        held: set[str] = set()
+        for i in range(0, len(names), 400):
+            batch = names[i : i + 400]
+            marks = ",".join("?" * len(batch))
+            for table in ("chunks", "definitions", "refs"):
+                held.update(r[0] for r in self.con.execute(f"SELECT DISTINCT name FROM {table} WHERE name IN ({marks})",
+                                                           batch))
+        return held
+
     def dense_chunk_ids(self, everything: bool) -> set[int]:
         """Chunks that get vectors: all, or all but tests and unparsed data windows."""
         q = (

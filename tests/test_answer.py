@@ -29,7 +29,6 @@ from repo_rag.answer import (
     Answer,
     LLMUnavailableError,
     is_looping,
-    retrieval_only_text,
 )
 from repo_rag.cli import main as cli_main
 from repo_rag.config import load_config
@@ -282,54 +281,82 @@ def test_injected_text_stays_inside_the_data_boundary(repo: Repository) -> None:
     other = build_prompt("q", pack_context(answer.sources, 2000, estimate_counter(), repo.files))
     assert other.boundary != token
 
-    # post-processing: a reply of just PWNED has no verified citation and says so
-    assert answer.citations == [] and not answer.verified_citations
-    assert "no verified citation" in answer.answer
+    # post-processing: a reply of just PWNED has no citation and says so; the grounded part's locations stay
+    assert answer.model_text == "PWNED" and answer.model_citations == []
+    assert "cites no checked location" in answer.answer
+    assert answer.citations and all(c.reason == "retrieved location" for c in answer.citations[:1])
     assert "Sources:" in answer.answer and answer.sources
 
 
-def test_citations_to_files_outside_the_index_are_flagged(repo: Repository) -> None:
+def test_sentences_citing_files_outside_the_index_are_removed(repo: Repository) -> None:
     llm = ScriptedLLM(reply="PWNED. Source: /etc/passwd:1-3, also ../../etc/passwd:1 and `/etc/shadow`.")
     answer = repo.ask("what is the password rotation policy", llm=llm)
-    assert answer.citations and not answer.verified_citations
-    assert {c.reason for c in answer.citations} == {"outside the repository"}
-    assert "no verified citation" in answer.answer
-    assert answer.answer.count("UNVERIFIED") == 3
+    assert answer.model_text == "PWNED." and answer.model_citations == []
+    assert "/etc" not in answer.grounded + answer.model_text
     d = answer.to_dict()
-    assert [c["verified"] for c in d["citations"]] == [False, False, False]
+    assert d["checks"]["removed_sentences"] == 1
+    assert d["checks"]["invented_names"] == ["/etc/passwd", "../../etc/passwd", "/etc/shadow"]
+    assert "Removed 1 sentence(s)" in answer.answer and "`/etc/passwd`" in answer.footer
+    assert all(c["verified"] for c in d["citations"])  # what is left: the grounded locations
 
 
 def test_verified_and_unverified_citations_are_reported(repo: Repository) -> None:
     hits = repo.search("how is a password hashed hash_password", k=8).hits
     hp = next(h for h in hits if h.symbol == "hash_password")
-    llm = ScriptedLLM(reply=f"`hash_password` hashes with PBKDF2 ({hp.location}); see also nowhere.py:3.")
+    llm = ScriptedLLM(reply=f"`hash_password` hashes with PBKDF2 ({hp.location}); see also bookstore/auth.py:9999.")
     answer = repo.ask("how is a password hashed hash_password", llm=llm)
-    assert [c.location for c in answer.verified_citations] == [hp.location]
+    assert [c.location for c in answer.model_citations if c.verified] == [hp.location]
     bad = [c for c in answer.citations if not c.verified]
-    assert [c.path for c in bad] == ["nowhere.py"]
+    assert [c.location for c in bad] == ["bookstore/auth.py:9999"] and "outside the file" in bad[0].reason
     assert "Citations: 1 verified, 1 unverified" in answer.answer
-    assert "UNVERIFIED `nowhere.py:3`" in answer.answer
+    assert "UNVERIFIED `bookstore/auth.py:9999`" in answer.answer
     assert answer.model_text.startswith("`hash_password` hashes")
     assert answer.context["tokenizer"] and answer.context["tokens"] <= answer.context["budget"]
 
 
-# -- retrieval-only and fallback ---------------------------------------------------------------------
-def test_retrieval_only_answer_is_useful(repo: Repository) -> None:
-    answer = repo.ask("where is password validation", llm="none")
-    assert answer.backend == "none" and not answer.fallback and answer.prompt == ""
-    lines = answer.model_text.splitlines()
-    assert lines[0] == "Most relevant code:"
-    assert re.match(r"- `[\w/.-]+:\d+-\d+` \S+", lines[1])
-    assert any("bookstore/auth.py" in ln for ln in lines[1:4])
-    assert answer.citations and all(c.verified for c in answer.citations)
-    assert "Sources:" in answer.answer
-    chunks = repo.store.chunks_by_ids([h.chunk_id for h in answer.sources])
-    for line, h in zip(lines[1:], answer.sources, strict=False):  # each bullet: location, symbol, what it is
-        c = chunks[h.chunk_id]
-        assert line.startswith(f"- `{h.location}`")
-        what = line.split(" — ", 1)[1]
-        first_doc = c.docstring.strip().split("\n")[0].strip()
-        assert what == first_doc if first_doc else c.signature.strip().startswith(what), (line, c.docstring)
+# -- grounded part and fallback ------------------------------------------------------------------------
+def test_grounded_where_part_matches_the_retrieval_hits_exactly(repo: Repository) -> None:
+    from repo_rag.grounded import WHERE_ITEMS
+
+    question = "where is password validation"
+    answer = repo.ask(question, llm="none")
+    assert answer.backend == "none" and not answer.fallback and answer.prompt == "" and answer.model_text == ""
+    hits = [h for h in repo.search(question).hits]
+    lines = answer.grounded.splitlines()
+    assert lines[0].startswith("**Where to look**")
+    numbered = [ln for ln in lines[1:] if re.match(r"\d+\. ", ln)]
+    assert len(numbered) == min(WHERE_ITEMS, len(hits))
+    chunks = repo.store.chunks_by_ids([h.chunk_id for h in hits])
+    for i, (line, h) in enumerate(zip(numbered, hits, strict=False), 1):  # same hits, same order, same spans
+        symbol = f" {h.symbol}" if h.symbol != "<module>" else ""
+        assert line.startswith(f"{i}. `{h.location}`{symbol}"), (line, h.location)
+        what = line.split(": ", 1)[1]
+        first_doc = chunks[h.chunk_id].docstring.strip().split("\n")[0].strip()
+        assert what == first_doc if first_doc else h.signature.strip().startswith(what) or what in h.text, line
+    items = answer.to_dict()["grounded"]["items"]
+    assert [(it["path"], it["start_line"], it["end_line"]) for it in items] == [
+        (h.path, h.start_line, h.end_line) for h in hits[:WHERE_ITEMS]]
+    assert [c.location for c in answer.citations if c.reason == "retrieved location"] == [
+        h.location for h in hits[:WHERE_ITEMS]]
+    assert all(c.verified for c in answer.citations)
+    assert "Sources:" in answer.answer and answer.answer.index("**Where to look**") < answer.answer.index("Sources:")
+    # how each location is reached comes from the graph: hash_password's callers, with the call sites
+    hp = next(i for i, h in enumerate(hits[:WHERE_ITEMS]) if h.symbol == "hash_password")
+    assert items[hp]["reached"] and "`check_password` at `bookstore/auth.py:" in items[hp]["reached"][0]
+
+
+def test_graph_questions_get_the_graph_answer(repo: Repository) -> None:
+    answer = repo.ask("what calls hash_password?", llm="none")
+    part = answer.to_dict()["grounded"]
+    assert part["kind"] == "callers" and part["target"]["symbol"] == "hash_password"
+    callers = {it["symbol"] for it in part["items"]}
+    graph_callers = {r.qualname for r in repo.graph.callers(repo.graph.find("hash_password")[0])}
+    assert callers == graph_callers and "check_password" in callers
+    assert answer.grounded.startswith("**Callers of `hash_password` (`bookstore/auth.py:")
+    impact = repo.ask("what breaks if I change PasswordValidator", llm="none").to_dict()["grounded"]
+    assert impact["kind"] == "impact" and "MinimumLengthValidator" in {it["symbol"] for it in impact["items"]}
+    unknown = repo.ask("what calls frobnicate_everything?", llm="none").to_dict()["grounded"]
+    assert unknown["kind"] == "where" and "not a symbol or file the code graph knows" in unknown["note"]
 
 
 def test_repository_ask_delegates(repo: Repository) -> None:
@@ -337,21 +364,23 @@ def test_repository_ask_delegates(repo: Repository) -> None:
     assert isinstance(answer, Answer) and answer.citations
     events = list(repo.ask("how is the salt generated", stream=True, llm="none"))
     assert events[0].kind == "sources" and events[-1].kind == "done"
-    assert events[-1].data.model_text == answer.model_text
-
-
-def test_retrieval_only_text_without_hits() -> None:
-    assert NOT_FOUND in retrieval_only_text([])
+    assert events[-1].data.grounded == answer.grounded
 
 
 def test_stream_events_come_in_order(repo: Repository) -> None:
-    events = list(repo.ask("how is the salt generated", stream=True, llm=ScriptedLLM(reply="A salt: x.py:1 done")))
+    reply = "The salt comes from `make_salt`. It is random."
+    events = list(repo.ask("how is the salt generated", stream=True, llm=ScriptedLLM(reply=reply)))
     kinds = [e.kind for e in events]
     assert kinds[0] == "sources" and kinds[-1] == "done"
     assert set(kinds[1:-1]) == {"token"}
-    assert "".join(e.data for e in events if e.kind == "token") == "A salt: x.py:1 done"
     done: Answer = events[-1].data
-    assert done.timings["first_token_ms"] is not None and done.timings["total_ms"] >= done.timings["first_token_ms"]
+    tokens = [e.data for e in events if e.kind == "token"]
+    assert tokens[0] == done.grounded  # the grounded part first, in one piece, before the model says anything
+    assert "".join(tokens) == done.grounded + "\n\n" + reply
+    assert tokens[1:] == ["\n\nThe salt comes from `make_salt`. ", "It is random."]  # sentence by sentence
+    t = done.timings
+    assert t["first_token_ms"] is not None and t["first_model_token_ms"] >= t["first_token_ms"]
+    assert t["total_ms"] >= t["first_model_token_ms"]
     assert isinstance(events[0].data, list) and all(isinstance(h, SearchHit) for h in events[0].data)
 
 
@@ -361,8 +390,8 @@ def test_endpoint_down_falls_back_to_retrieval_only(repo: Repository) -> None:
     assert answer.fallback and answer.backend == "openai"
     assert len([w for w in answer.warnings if "unreachable" in w]) == 1
     warning = answer.warnings[0]
-    assert warning.startswith(f"LLM at {url} unreachable (") and warning.endswith("retrieval-only answer")
-    assert answer.model_text.startswith("Most relevant code:")
+    assert warning.startswith(f"LLM at {url} unreachable (") and warning.endswith("answer from the index only")
+    assert answer.model_text == "" and answer.grounded.startswith("**Where to look**")
     assert answer.citations and all(c.verified for c in answer.citations)
     with pytest.raises(LLMUnavailableError):
         repo.ask("where is password validation", llm="openai", base_url=url, model="m", strict=True)
@@ -373,11 +402,10 @@ def test_stream_failing_mid_answer_keeps_checks_and_falls_back(repo: Repository)
     answer = repo.ask("how is the salt generated", llm=llm)
     assert answer.fallback
     assert "failed mid-answer (ConnectionError: connection reset by peer)" in answer.warnings[0]
-    assert answer.model_text.startswith("See nowhere.py:3 ")
-    assert "Most relevant code:" in answer.model_text
-    assert answer.citations[0].path == "nowhere.py" and not answer.citations[0].verified
-    assert all(c.verified for c in answer.citations[1:]) and len(answer.citations) > 1
-    assert "UNVERIFIED `nowhere.py:3`" in answer.answer
+    assert answer.raw_model_text == "See nowhere.py:3 "  # what arrived before the drop ...
+    assert answer.model_text == "" and answer.checks["invented_names"] == ["nowhere.py"]  # ... names no file
+    assert answer.grounded.startswith("**Where to look**")
+    assert answer.citations and all(c.verified for c in answer.citations)
     with pytest.raises(LLMUnavailableError, match="connection reset"):
         repo.ask("how is the salt generated", llm=llm, strict=True)
 
@@ -415,9 +443,10 @@ def test_cli_endpoint_down_exit_codes(repo: Repository, capsys: pytest.CaptureFi
     assert code == 0
     data = json.loads(out)
     assert data["fallback"] is True
-    assert data["answer"].startswith("Most relevant code:")
-    assert {"answer", "citations", "sources", "model", "timings", "warnings", "fallback"} <= set(data)
-    assert set(data["timings"]) == {"retrieve_ms", "first_token_ms", "total_ms"}
+    assert data["answer"].startswith("**Where to look**")
+    assert {"answer", "grounded", "citations", "checks", "sources", "model", "timings", "warnings", "fallback"} <= set(
+        data)
+    assert set(data["timings"]) == {"retrieve_ms", "first_token_ms", "first_model_token_ms", "total_ms"}
     assert all({"path", "start_line", "end_line", "verified"} <= set(c) for c in data["citations"])
     assert f"LLM at {url} unreachable" in err and err.count("warning:") == 1
 
@@ -430,7 +459,7 @@ def test_cli_endpoint_down_exit_codes(repo: Repository, capsys: pytest.CaptureFi
 def test_cli_streams_answer_then_sources(repo: Repository, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(_cli(repo, "--llm", "none")) == 0
     out, _ = capsys.readouterr()
-    assert out.startswith("Most relevant code:")
+    assert out.startswith("**Where to look**")
     assert "\nSources:\n1. `" in out
 
 
@@ -483,5 +512,39 @@ def test_chat_messages_reach_custom_llms(repo: Repository) -> None:
     llm.seen.clear()
     answer = repo.ask("zzz qqq unrelated", llm=llm)
     assert llm.seen and "<<<DATA" in llm.seen[-1]
-    assert answer.not_found
-    assert "no verified citation" in answer.answer
+    assert answer.not_found and answer.grounded == "Nothing relevant was retrieved."
+    assert "cites no checked location" not in answer.answer  # saying "not found" needs no citation
+
+
+# -- claim checking on real answers -------------------------------------------------------------------
+def test_planted_invented_function_name_is_caught_and_marked(repo: Repository) -> None:
+    reply = (
+        "Passwords are checked by `validate_password`, which runs every validator. "
+        "The `session_follows_redirects` function enforces the rules in Python 2.10 and later. "
+        "Each rule raises ValueError when it fails."
+    )
+    events = list(repo.ask("where is password validation", stream=True, llm=ScriptedLLM(reply=reply)))
+    answer: Answer = events[-1].data
+    streamed = "".join(e.data for e in events if e.kind == "token")
+    assert "session_follows_redirects" not in streamed  # never shown, not even while streaming
+    assert "session_follows_redirects" not in answer.model_text
+    assert answer.model_text == (
+        "Passwords are checked by `validate_password`, which runs every validator. "
+        "Each rule raises ValueError when it fails."
+    )
+    assert answer.checks["invented_names"] == ["session_follows_redirects"]
+    assert answer.checks["removed_sentences"] == 1
+    assert answer.to_dict()["checks"]["removed"] == [
+        "The `session_follows_redirects` function enforces the rules in Python 2.10 and later."]
+    assert "Removed 1 sentence(s)" in answer.footer and "`session_follows_redirects`" in answer.footer
+
+
+def test_planted_repeated_sentence_is_cut_and_stops_the_loop(repo: Repository) -> None:
+    sentence = "The validators live in the auth module. "
+    llm = ScriptedLLM(reply="Passwords are validated by `validate_password`. " + sentence * 6 + "Tail text.")
+    answer = repo.ask("where is password validation", llm=llm)
+    assert answer.model_text.count("The validators live in the auth module.") == 1
+    assert answer.checks["repeated_sentences"] == 2  # the second repeat stops generation
+    assert "Tail text" not in answer.model_text
+    assert any("repeating itself" in w for w in answer.warnings)
+    assert "Cut 2 repeated sentence(s)." in answer.footer

@@ -150,23 +150,36 @@ def _sources_html(sources: list[SearchHit], repo_key: str) -> str:
 
 
 def _checks_html(answer) -> list[str]:
-    """The citation check of an LLM answer: verified count, or the warning that nothing verified."""
-    verified = [c for c in answer.citations if c.verified]
-    bad = [c for c in answer.citations if not c.verified]
-    if verified:
-        check = f"✓ {len(verified)} verified citation" + ("s" if len(verified) != 1 else "")
-        if bad:
-            check += f" · ⚠ {len(bad)} unverified"
-        parts = [f'<div class="answer-check ok">{check}</div>']
-    else:
-        parts = [
-            '<div class="answer-check warn">⚠ No verified citation: nothing in this answer could be checked against '
-            "the code. Read the sources below.</div>"
-        ]
-    for c in bad:
+    """The checks of the model's explanation: its citations, and what the claim check removed."""
+    parts = []
+    if answer.model_text.strip():
+        verified = [c for c in answer.model_citations if c.verified]
+        bad = [c for c in answer.model_citations if not c.verified]
+        if verified:
+            check = f"✓ {len(verified)} verified citation" + ("s" if len(verified) != 1 else "")
+            if bad:
+                check += f" · ⚠ {len(bad)} unverified"
+            parts.append(f'<div class="answer-check ok">{check}</div>')
+        else:
+            parts.append(
+                '<div class="answer-check warn">⚠ The explanation cites no checked location: rely on the locations '
+                "listed first, which come from the index.</div>"
+            )
+        for c in bad:
+            parts.append(
+                f'<div class="answer-check warn small">⚠ unverified <code>{html.escape(c.raw or c.location)}</code>: '
+                f"{html.escape(c.reason)}</div>"
+            )
+    checks = answer.checks or {}
+    if checks.get("removed_sentences"):
+        names = ", ".join(f"<code>{html.escape(n)}</code>" for n in checks.get("invented_names", [])[:8])
         parts.append(
-            f'<div class="answer-check warn small">⚠ unverified <code>{html.escape(c.raw or c.location)}</code>: '
-            f"{html.escape(c.reason)}</div>"
+            f'<div class="answer-check warn small removed">⚠ removed {int(checks["removed_sentences"])} sentence(s) '
+            f"naming what this repository does not have: {names}</div>"
+        )
+    if checks.get("repeated_sentences"):
+        parts.append(
+            f'<div class="answer-check warn small">⚠ cut {int(checks["repeated_sentences"])} repeated sentence(s)</div>'
         )
     return parts
 
@@ -181,11 +194,11 @@ def _meta_html(answer) -> str:
 
 
 def format_answer(answer, repo_key: str) -> str:
-    """The final chat message (HTML): linked answer text, citation check, warnings, sources."""
-    body = link_citations(answer.model_text.strip(), answer.citations, repo_key)
+    """The final chat message (HTML): grounded part and explanation (linked), checks, warnings, sources."""
+    text = "\n\n".join(t for t in (answer.grounded.strip(), answer.model_text.strip()) if t)
+    body = link_citations(text, answer.citations, repo_key)
     parts = [f'<div class="answer-text">{body}</div>']
-    if not (answer.backend == "none" or answer.fallback):
-        parts += _checks_html(answer)
+    parts += _checks_html(answer)
     for w in answer.warnings:
         if not w.startswith("retrieval:"):
             parts.append(f'<div class="answer-check warn small">⚠ {html.escape(w)}</div>')
