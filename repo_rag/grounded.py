@@ -39,6 +39,7 @@ REACH_CALLERS = 2
 SUMMARY_CHARS = 160
 GROUNDED_REASON = "retrieved location"
 GRAPH_REASON = "code graph"
+CALL_SITE_REASON = "call site (code graph)"  # a line where a listed location is used, not a location itself
 
 _TARGET = r"`?(?P<target>[A-Za-z_$][\w$.:/\\-]*[\w$])(?:\(\))?`?"
 _INTENTS: list[tuple[str, re.Pattern]] = [
@@ -197,7 +198,7 @@ class GroundedBuilder:
         for r in shown:
             site = f"{r.path}:{r.line}"
             parts.append(f"`{r.qualname or r.path}` at `{site}`")
-            sites.append(Citation(r.path, r.line, r.line, "", True, GRAPH_REASON, site))
+            sites.append(Citation(r.path, r.line, r.line, "", True, CALL_SITE_REASON, site))
         rest = len(callers) - len(shown)
         return ["called by " + ", ".join(parts) + (f" and {rest} more" if rest else "")], sites
 

@@ -240,6 +240,8 @@ class RepoRagQueryEngine(BaseQueryEngine):
             "backend": answer.backend,
             "model": answer.model,
             "timings": dict(answer.timings),
+            "checks": dict(answer.checks),
+            "grounded": answer.grounded_part,
         }
 
     def _query(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
@@ -269,7 +271,7 @@ class RepoRagQueryEngine(BaseQueryEngine):
                 elif event.kind == "done":
                     answer = event.data
                     response.metadata = self._metadata(answer)
-                    # The verified footer (citation check + Sources) follows the model's text.
+                    # The footer (citation and claim checks, Sources) follows the grounded part and the prose.
                     yield "\n\n" + answer.footer
 
         response.response_gen = gen()

@@ -268,7 +268,7 @@ def test_ask_click_citation_source_graph_feedback(server, page):
     page.wait_for_selector("#chat .answer-meta", timeout=60_000)  # the streamed answer is complete
     answer = last_answer(page)
     text = answer.inner_text()
-    assert "Most relevant code" in text and "Sources (5)" in text
+    assert "Where to look" in text and "Sources (5)" in text
     assert page.locator("#chat a.cite").count() >= 5
 
     # The answer to this question is PasswordValidator, bookstore/auth.py:39-49: cited, and the first

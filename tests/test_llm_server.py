@@ -125,7 +125,7 @@ def test_openai_compatible_server_then_fallback(repo: Repository, server: tuple[
     done = _ask(repo, QUESTIONS[0], "--llm", "openai", "--base-url", url, "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert data["fallback"] is True and data["answer"].startswith("Most relevant code:")
+    assert data["fallback"] is True and data["answer"].startswith("**Where to look**")
     assert f"LLM at {url} unreachable" in done.stderr
     with pytest.MonkeyPatch.context() as mp:  # --strict in-process: same CLI code, no second interpreter
         for key, value in MODEL_ENV.items():
@@ -140,8 +140,9 @@ def test_embedded_local_backend_in_process(repo: Repository) -> None:
     answer = repo.ask("how is the salt generated", llm=llm, k=4)
     assert answer.backend == "local" and not answer.fallback, answer.warnings
     assert answer.model == "SmolLM2-135M-Instruct.Q4_1"
-    assert answer.model_text.strip()
-    assert answer.timings["first_token_ms"] is not None
+    assert answer.raw_model_text.strip()  # the model answered; what survived the claim check is shown
+    assert answer.model_text.strip() or answer.checks["removed_sentences"]
+    assert answer.timings["first_token_ms"] is not None and answer.timings["first_model_token_ms"] is not None
     assert answer.context["tokenizer"] == "SmolLM2-135M-Instruct.Q4_1 tokenizer"
     assert answer.context["tokens"] <= answer.context["budget"]
     assert "Sources:" in answer.answer

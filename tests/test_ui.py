@@ -336,20 +336,24 @@ def test_respond_links_citations_and_draws_the_graph_of_the_cited_code(app):
     # first: PasswordValidator or a member inside it (lines 39-49); the ranker v4 puts its 2-line
     # is_valid a hair above the class itself (0.844 vs 0.829), v3 had the class first
     assert meta["citations"][0] in ("bookstore/auth.py:39-49", "bookstore/auth.py:48-49")
-    # The picture is the neighbourhood of this answer's citations: each cited symbol is drawn as
-    # cited, with its real callers and callees. The set is fixed by the fixture and the shipped
-    # models (code embedder + ranker v4); the order below the first hit is not pinned, because
-    # near-tied dense scores may swap under int8 ONNX (activation scales depend on the batch).
-    assert sorted(meta["citations"]) == sorted([
-        "bookstore/auth.py:39-49", "bookstore/auth.py:48-49", "bookstore/auth.py:64-67", "bookstore/views.py:39-54",
-        "bookstore/views.py:42-44", "bookstore/views.py:52-54",
-    ])  # fmt: skip
+    # The picture is the neighbourhood of this answer's citations (the grounded part's five
+    # locations): each cited symbol is drawn as cited, with its real callers and callees. The six
+    # candidates are fixed by the fixture and the shipped models (code embedder + ranker v4); which
+    # five are listed is not pinned below the top three, because near-tied dense scores may swap
+    # under int8 ONNX (activation scales depend on the batch).
+    candidates = {
+        "bookstore/auth.py:39-49": "auth.py::PasswordValidator", "bookstore/auth.py:48-49": "auth.py::PasswordValidator.is_valid",
+        "bookstore/auth.py:64-67": "auth.py::validate_password", "bookstore/views.py:39-54": "views.py::AdminBookView",
+        "bookstore/views.py:42-44": "views.py::AdminBookView.show", "bookstore/views.py:52-54": "views.py::AdminBookView.change_password",
+    }  # fmt: skip
+    assert len(meta["citations"]) == 5 and set(meta["citations"]) <= set(candidates), meta["citations"]
+    assert {"bookstore/auth.py:39-49", "bookstore/auth.py:48-49", "bookstore/auth.py:64-67"} <= set(meta["citations"])
     nodes = graph_nodes(graph_html)
-    for node in ("auth.py::PasswordValidator", "auth.py::PasswordValidator.is_valid", "auth.py::validate_password",
-                 "views.py::AdminBookView", "views.py::AdminBookView.change_password"):  # fmt: skip
-        assert nodes.get("bookstore/" + node) == "cited", (node, nodes)
+    for location in meta["citations"]:
+        assert nodes.get("bookstore/" + candidates[location]) == "cited", (location, nodes)
     assert nodes.get("bookstore/auth.py::PasswordValidator.validate") == "caller"  # calls the cited is_valid
-    assert nodes.get("bookstore/auth.py::hash_password") == "callee"  # called by AdminBookView.change_password
+    if "bookstore/views.py:52-54" in meta["citations"]:
+        assert nodes.get("bookstore/auth.py::hash_password") == "callee"  # called by AdminBookView.change_password
 
 
 def test_graph_picture_shows_the_real_callers_and_callees(app):
@@ -385,7 +389,8 @@ def test_answer_tokens_arrive_over_several_updates(index_dir, tmp_path):
     """The answer is streamed: its words reach the page over several updates, each extending the last."""
 
     def script(prompt: str) -> str:
-        return f"Passwords are hashed as {cited_label(prompt)} shows, with PBKDF2 and a fresh salt from make_salt."
+        return (f"Passwords are hashed as {cited_label(prompt)} shows. PBKDF2 does the work. "
+                "A fresh salt comes from make_salt. The parts are joined with dollar signs.")
 
     fake = FakeChat(script, delay=0.15)
     try:
@@ -397,7 +402,7 @@ def test_answer_tokens_arrive_over_several_updates(index_dir, tmp_path):
     words = [len(re.sub(r"<[^>]+>", " ", p).split()) for p in partial]
     assert len(partial) >= 4, f"answer tokens arrived in {len(partial)} update(s)"
     assert words == sorted(words) and words[0] < words[-1], words
-    assert "make_salt" not in partial[0] and "PBKDF2" in steps[-1][0][-1]["content"]
+    assert "make_salt" not in partial[1] and "PBKDF2" in steps[-1][0][-1]["content"]
     final = steps[-1][0][-1]["content"]
     assert "▌" not in final and "1 verified citation" in final and 'class="cite"' in final
     assert len(fake.requests) == 1 and fake.requests[0]["stream"] is True
@@ -492,7 +497,8 @@ def test_format_answer_with_an_llm_answer(repo):
 
     question = "where is password validation?"
     top = repo.search(question, k=6).hits[0]
-    script = f"It is done in {top.location} ({top.symbol}); hashing lives in bookstore/crypto.py:1-9."
+    script = (f"It is done in {top.location} ({top.symbol}). The rules end at bookstore/auth.py:900-909. "
+              "Hashing lives in `bookstore/crypto.py`.")
 
     class Scripted(CustomLLM):
         @property
@@ -514,12 +520,16 @@ def test_format_answer_with_an_llm_answer(repo):
             return gen()
 
     answer = repo.ask(question, llm=Scripted(), k=6)
-    assert [c.verified for c in answer.citations] == [True, False]
+    assert [c.verified for c in answer.model_citations] == [True, False]
+    assert all(c.verified for c in answer.citations[: len(answer.citations) - 2])  # the grounded part's
     html = format_answer(answer, "polyglot")
     href = f"path={top.path.replace('/', '%2F')}&amp;start={top.start_line}&amp;end={top.end_line}"
     assert html.count('class="cite"') >= 2 and href in html  # in the text and in the sources list
-    assert '<span class="cite-bad"' in html and "bookstore/crypto.py:1-9" in html
+    assert '<span class="cite-bad"' in html and "bookstore/auth.py:900-909" in html  # flagged: past the end
     assert "1 verified citation" in html and "1 unverified" in html
+    # the sentence naming a file that does not exist is gone, and the chat says so
+    assert "crypto.py" not in answer.model_text and 'class="answer-check warn small removed"' in html
+    assert "removed 1 sentence(s)" in html and "<code>bookstore/crypto.py</code>" in html
     assert_cannot_reach_out(html)
 
 

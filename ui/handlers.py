@@ -23,6 +23,7 @@ from typing import Any
 import gradio as gr
 
 from repo_rag.feedback import FeedbackStore
+from repo_rag.grounded import CALL_SITE_REASON
 from repo_rag.llm import BACKENDS
 from repo_rag.query import QueryTooLongError, check_question
 from repo_rag.repository import Repository
@@ -76,6 +77,11 @@ def unique_keys(repos: list[Repository]) -> list[str]:
             n += 1
         keys.append(key)
     return keys
+
+
+def _locations(answer) -> list:
+    """The verified locations an answer cites (the grounded part's and the model's), not call-site lines."""
+    return [c for c in answer.citations if c.verified and c.reason != CALL_SITE_REASON]
 
 
 def _snapshot(history: list[dict]) -> list[dict]:
@@ -162,11 +168,11 @@ class ChatApp:
             "repo": str(sr.repo.root),
             "question": question,
             "answer": answer.answer,
-            "citations": [c.location for c in answer.citations if c.verified],
+            "citations": [c.location for c in _locations(answer)],
             "backend": answer.backend,
             "model": answer.model,
         }
-        cited = [(c.path, c.start_line, c.end_line, c.symbol) for c in answer.citations if c.verified]
+        cited = [(c.path, c.start_line, c.end_line, c.symbol) for c in _locations(answer)]
         if not cited:
             cited = [(h.path, h.start_line, h.end_line, h.symbol) for h in answer.sources[:GRAPH_MAX_CITED]]
         graph_html = self.graph_html(sr, cited)
