@@ -342,9 +342,12 @@ def test_respond_links_citations_and_draws_the_graph_of_the_cited_code(app):
     # five are listed is not pinned below the top three, because near-tied dense scores may swap
     # under int8 ONNX (activation scales depend on the batch).
     candidates = {
-        "bookstore/auth.py:39-49": "auth.py::PasswordValidator", "bookstore/auth.py:48-49": "auth.py::PasswordValidator.is_valid",
-        "bookstore/auth.py:64-67": "auth.py::validate_password", "bookstore/views.py:39-54": "views.py::AdminBookView",
-        "bookstore/views.py:42-44": "views.py::AdminBookView.show", "bookstore/views.py:52-54": "views.py::AdminBookView.change_password",
+        "bookstore/auth.py:39-49": "auth.py::PasswordValidator",
+        "bookstore/auth.py:48-49": "auth.py::PasswordValidator.is_valid",
+        "bookstore/auth.py:64-67": "auth.py::validate_password",
+        "bookstore/views.py:39-54": "views.py::AdminBookView",
+        "bookstore/views.py:42-44": "views.py::AdminBookView.show",
+        "bookstore/views.py:52-54": "views.py::AdminBookView.change_password",
     }  # fmt: skip
     assert len(meta["citations"]) == 5 and set(meta["citations"]) <= set(candidates), meta["citations"]
     assert {"bookstore/auth.py:39-49", "bookstore/auth.py:48-49", "bookstore/auth.py:64-67"} <= set(meta["citations"])
