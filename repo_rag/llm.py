@@ -134,7 +134,7 @@ def load_llama(model_path: Path, n_ctx: int, vocab_only: bool = False) -> tuple[
             from llama_cpp import Llama
         except ImportError as exc:
             raise LLMUnavailableError(f"llama-cpp-python is not installed: {INSTALL_RUNTIME_HINT}") from exc
-        _quiet_llama_log()
+        quiet_llama_log()
         try:
             llama = Llama(
                 model_path=str(model_path),
@@ -192,7 +192,7 @@ def llama_threads(sample_s: float = 0.05) -> int:
 _log_callback: Any = None
 
 
-def _quiet_llama_log() -> None:
+def quiet_llama_log() -> None:
     """Keep llama.cpp's own log lines (context sizes, cache notes) out of the answer on the terminal.
 
     llama-cpp-python prints some of them even with ``verbose=False``; set ``REPO_RAG_LLAMA_LOG=1`` to see them.
@@ -236,7 +236,7 @@ def _set_threads(llama: Any) -> None:
         ctx.set_n_threads(n, n)
 
 
-def _as_dicts(messages: Sequence[ChatMessage], system_in_user: bool = False) -> list[dict[str, str]]:
+def chat_dicts(messages: Sequence[ChatMessage], system_in_user: bool = False) -> list[dict[str, str]]:
     """Messages as dicts; with ``system_in_user`` the system text opens the first user turn (Gemma has no
     system role, and its formatter would drop it)."""
     out = [{"role": m.role.value, "content": m.content or ""} for m in messages]
@@ -317,7 +317,7 @@ class LocalLlamaCppLLM(_ChatBackedLLM):
         llama, lock = self.load()
         with lock:
             _set_threads(llama)
-            llama.create_chat_completion(messages=_as_dicts(messages, llama.chat_format == "gemma"), max_tokens=1,
+            llama.create_chat_completion(messages=chat_dicts(messages, llama.chat_format == "gemma"), max_tokens=1,
                                          temperature=0.0)
 
     def count_tokens(self, text: str) -> int:
@@ -342,7 +342,7 @@ class LocalLlamaCppLLM(_ChatBackedLLM):
         llama, lock = self.load()
         with lock:
             _set_threads(llama)
-            out = llama.create_chat_completion(messages=_as_dicts(messages, llama.chat_format == "gemma"),
+            out = llama.create_chat_completion(messages=chat_dicts(messages, llama.chat_format == "gemma"),
                                                **self._gen_kwargs(kwargs))
         text = out["choices"][0]["message"].get("content") or ""
         return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), raw=out)
@@ -356,7 +356,7 @@ class LocalLlamaCppLLM(_ChatBackedLLM):
             text = ""
             with lock:
                 _set_threads(llama)
-                dicts = _as_dicts(messages, llama.chat_format == "gemma")
+                dicts = chat_dicts(messages, llama.chat_format == "gemma")
                 for part in llama.create_chat_completion(messages=dicts, stream=True, **gen_kwargs):
                     delta = part["choices"][0].get("delta", {}).get("content") or ""
                     if not delta:
@@ -433,7 +433,7 @@ class OpenAICompatibleLLM(_ChatBackedLLM):
     def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any], stream: bool):
         return self.client.chat.completions.create(
             model=self.resolved_model(),
-            messages=_as_dicts(messages),
+            messages=chat_dicts(messages),
             max_tokens=kwargs.get("max_tokens", self.max_tokens),
             temperature=kwargs.get("temperature", self.temperature),
             stream=stream,

