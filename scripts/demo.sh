@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install (if needed), index a repository, search it and answer a question on the embedded defaults
-# (MiniLM embeddings + SmolLM2 via llama.cpp, CPU, offline).
+# (code-minilm embeddings; answers from the index, then with SmolLM2 via llama.cpp; CPU, offline).
 # Usage: bash scripts/demo.sh [REPO] [QUESTION]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +10,5 @@ bash scripts/install.sh
 . .venv/bin/activate
 repo-rag index "$REPO"
 repo-rag search "$QUESTION" --repo "$REPO" -k 5
-repo-rag ask "$QUESTION" --repo "$REPO"
+repo-rag ask "$QUESTION" --repo "$REPO"              # the answer assembled from the index (default)
+repo-rag ask "$QUESTION" --repo "$REPO" --llm local  # plus an explanation by the embedded SmolLM2-135M

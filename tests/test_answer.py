@@ -376,8 +376,10 @@ def test_stream_events_come_in_order(repo: Repository) -> None:
     done: Answer = events[-1].data
     tokens = [e.data for e in events if e.kind == "token"]
     assert tokens[0] == done.grounded  # the grounded part first, in one piece, before the model says anything
-    assert "".join(tokens) == done.grounded + "\n\n" + reply
-    assert tokens[1:] == ["\n\nThe salt comes from `make_salt`. ", "It is random."]  # sentence by sentence
+    header = "**Explanation** (scripted; every name it mentions was checked against the code, its statements were not):"
+    assert "".join(tokens) == done.grounded + "\n\n" + header + "\n" + reply
+    assert tokens[1:] == [f"\n\n{header}\nThe salt comes from `make_salt`. ", "It is random."]  # sentence by sentence
+    assert done.answer.startswith(done.grounded + "\n\n" + header + "\n" + reply)
     t = done.timings
     assert t["first_token_ms"] is not None and t["first_model_token_ms"] >= t["first_token_ms"]
     assert t["total_ms"] >= t["first_model_token_ms"]

@@ -12,8 +12,8 @@ from repo_rag.config import ConfigError, RepoConfigWarning, load_config
 def test_defaults_are_offline_and_loopback() -> None:
     cfg = load_config(environ={})
     assert cfg.serve.host == "127.0.0.1"
-    assert cfg.llm.backend == "local"
-    assert cfg.embed.model == ""  # packaged MiniLM
+    assert cfg.llm.backend == "none"  # answers from the index; a model is opt-in (docs/answers.md)
+    assert cfg.embed.model == ""  # the shipped code-minilm
 
 
 def test_repo_toml_then_env_override(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_repo_toml_may_not_set_endpoints_models_or_paths(tmp_path: Path) -> None
     )
     with pytest.warns(RepoConfigWarning, match="llm, embed, index.max_file_bytes, index.follow_symlinks"):
         cfg = load_config(tmp_path, environ={})
-    assert cfg.llm.backend == "local" and cfg.embed.batch_size == 32
+    assert cfg.llm.backend == "none" and cfg.embed.batch_size == 32
     assert cfg.index.max_file_bytes == 1_000_000 and cfg.index.follow_symlinks is False
 
 

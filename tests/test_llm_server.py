@@ -146,3 +146,58 @@ def test_embedded_local_backend_in_process(repo: Repository) -> None:
     assert answer.context["tokenizer"] == "SmolLM2-135M-Instruct.Q4_1 tokenizer"
     assert answer.context["tokens"] <= answer.context["budget"]
     assert "Sources:" in answer.answer
+
+
+def test_grammar_makes_every_embedded_citation_a_block_label(repo: Repository) -> None:
+    """Under the answer grammar the embedded model opens each sentence with a label it was shown."""
+    import re
+
+    llm = LocalLlamaCppLLM(max_tokens=96, temperature=0.0)
+    for question in QUESTIONS[:2]:
+        answer = repo.ask(question, llm=llm, k=4)
+        assert answer.raw_model_text.strip(), answer.warnings
+        labels = {b.split(" ", 1)[0] for b in answer.context["kept"]}
+        if answer.raw_model_text.strip() == "not found in this repository.":
+            continue
+        opened = re.findall(r"(?m)^`([^`]+)` ", answer.raw_model_text)
+        assert opened and set(opened) <= labels, (answer.raw_model_text, labels)
+        assert all(c.verified for c in answer.model_citations), answer.model_citations
+
+
+def test_warm_caches_the_fixed_prompt_start_for_the_next_question(repo: Repository) -> None:
+    from repo_rag.llm import load_llama, resolve_model_path
+
+    llm = LocalLlamaCppLLM(max_tokens=8, temperature=0.0)
+    assert repo.warm("local") is True
+    llama, _ = load_llama(resolve_model_path(""), llm.n_ctx)
+    cached = list(llama._input_ids)
+    assert len(cached) > 100  # rules + worked example are in the KV cache
+    answer = repo.ask(QUESTIONS[0], llm=llm, k=3)
+    assert answer.raw_model_text
+    # the real prompt starts with exactly the cached tokens but the generation prompt tail, so
+    # llama-cpp-python re-evaluates only the question's own part
+    now = list(llama._input_ids)
+    common = next((i for i, (a, b) in enumerate(zip(cached, now, strict=False)) if a != b), min(len(cached), len(now)))
+    assert common >= len(cached) - 8, (common, len(cached))
+    assert repo.warm("none") is False
+
+
+def test_gemma_turns_carry_the_system_text_in_the_first_user_turn() -> None:
+    from llama_index.core.base.llms.types import ChatMessage, MessageRole
+
+    from repo_rag.llm import chat_dicts, needs_gemma_turns
+
+    msgs = [ChatMessage(role=MessageRole.SYSTEM, content="RULES"), ChatMessage(role=MessageRole.USER, content="Q1"),
+            ChatMessage(role=MessageRole.ASSISTANT, content="A1"), ChatMessage(role=MessageRole.USER, content="Q2")]
+    assert chat_dicts(msgs, system_in_user=True) == [
+        {"role": "user", "content": "RULES\n\nQ1"}, {"role": "assistant", "content": "A1"},
+        {"role": "user", "content": "Q2"}]
+    assert chat_dicts(msgs)[0] == {"role": "system", "content": "RULES"}
+    assert needs_gemma_turns({"general.architecture": "gemma3"})
+    assert not needs_gemma_turns({"general.architecture": "gemma3", "tokenizer.chat_template": "{{ x }}"})
+    assert not needs_gemma_turns({"general.architecture": "llama"})
+
+
+def test_idle_core_threads_stay_within_the_cpu_set() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert 1 <= llama_threads() <= min(8, cores)

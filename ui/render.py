@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from repo_rag.answer import explanation_header
 from repo_rag.hits import SearchHit
 
 _DUNDER = re.compile(r"__[A-Za-z0-9]\w*?__(?!\w)")
@@ -195,7 +196,8 @@ def _meta_html(answer) -> str:
 
 def format_answer(answer, repo_key: str) -> str:
     """The final chat message (HTML): grounded part and explanation (linked), checks, warnings, sources."""
-    text = "\n\n".join(t for t in (answer.grounded.strip(), answer.model_text.strip()) if t)
+    prose = answer.model_text.strip()
+    text = answer.grounded.strip() + (f"\n\n{explanation_header(answer.model)}\n{prose}" if prose else "")
     body = link_citations(text, answer.citations, repo_key)
     parts = [f'<div class="answer-text">{body}</div>']
     parts += _checks_html(answer)
