@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from repo_rag.llm import chat_dicts, needs_gemma_turns, quiet_llama_log, resolve_model_path
+from repo_rag.llama_runtime import chat_dicts, needs_gemma_turns, quiet_llama_log, resolve_model_path
 from repo_rag.pack import PackedContext
 from repo_rag.prompt import build_prompt, fixed_messages
 

@@ -33,7 +33,8 @@ from repo_rag.answer import (
 from repo_rag.cli import main as cli_main
 from repo_rag.config import load_config
 from repo_rag.hits import SearchHit
-from repo_rag.llm import build_llm, default_gguf_path
+from repo_rag.llama_runtime import default_gguf_path
+from repo_rag.llm import build_llm
 from repo_rag.pack import estimate_counter, pack_context
 from repo_rag.prompt import NOT_FOUND, build_prompt
 from repo_rag.repository import Repository

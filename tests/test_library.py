@@ -166,7 +166,7 @@ def _local_llm_available() -> bool:
     try:
         import llama_cpp  # noqa: F401
 
-        from repo_rag.llm import default_gguf_path
+        from repo_rag.llama_runtime import default_gguf_path
 
         default_gguf_path()
     except Exception:

@@ -23,7 +23,8 @@ import pytest
 
 from repo_rag.cli import main as cli_main
 from repo_rag.config import load_config
-from repo_rag.llm import LocalLlamaCppLLM, default_gguf_path, llama_threads
+from repo_rag.llama_runtime import default_gguf_path, llama_threads
+from repo_rag.llm import LocalLlamaCppLLM
 from repo_rag.repository import Repository
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
@@ -139,7 +140,7 @@ def test_embedded_local_backend_in_process(repo: Repository) -> None:
     llm = LocalLlamaCppLLM(max_tokens=24, temperature=0.0)
     answer = repo.ask("how is the salt generated", llm=llm, k=4)
     assert answer.backend == "local" and not answer.fallback, answer.warnings
-    assert answer.model == "SmolLM2-135M-Instruct.Q8_0"  # re-encoded from the wheel's Q4_1 (llm.smollm2_q8_path)
+    assert answer.model == "SmolLM2-135M-Instruct.Q8_0"  # re-encoded from the wheel's Q4_1 (llama_runtime.smollm2_q8_path)
     assert answer.raw_model_text.strip()  # the model answered; what survived the claim check is shown
     assert answer.model_text.strip() or answer.checks["removed_sentences"]
     assert answer.timings["first_token_ms"] is not None and answer.timings["first_model_token_ms"] is not None
@@ -165,7 +166,7 @@ def test_grammar_makes_every_embedded_citation_a_block_label(repo: Repository) -
 
 
 def test_warm_caches_the_fixed_prompt_start_for_the_next_question(repo: Repository) -> None:
-    from repo_rag.llm import load_llama, resolve_model_path
+    from repo_rag.llama_runtime import load_llama, resolve_model_path
 
     llm = LocalLlamaCppLLM(max_tokens=8, temperature=0.0)
     assert repo.warm("local") is True
@@ -185,7 +186,7 @@ def test_warm_caches_the_fixed_prompt_start_for_the_next_question(repo: Reposito
 def test_gemma_turns_carry_the_system_text_in_the_first_user_turn() -> None:
     from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
-    from repo_rag.llm import chat_dicts, needs_gemma_turns
+    from repo_rag.llama_runtime import chat_dicts, needs_gemma_turns
 
     msgs = [ChatMessage(role=MessageRole.SYSTEM, content="RULES"), ChatMessage(role=MessageRole.USER, content="Q1"),
             ChatMessage(role=MessageRole.ASSISTANT, content="A1"), ChatMessage(role=MessageRole.USER, content="Q2")]
@@ -205,7 +206,7 @@ def test_idle_core_threads_stay_within_the_cpu_set() -> None:
 
 def test_default_local_model_is_the_q8_0_re_encoding_of_the_wheel(tmp_path: Path, monkeypatch) -> None:
     """Converted once into the cache from the wheel's Q4_1, then reused; the original stays selectable."""
-    from repo_rag.llm import resolve_model_path, smollm2_q8_path
+    from repo_rag.llama_runtime import resolve_model_path, smollm2_q8_path
 
     monkeypatch.setenv("REPO_RAG_CACHE_DIR", str(tmp_path))
     path = smollm2_q8_path()
