@@ -15,7 +15,7 @@ Two backends ship here, and any other ``llama_index.core.llms.LLM`` can be passe
   use from two threads at once. The KV cache of the previous prompt is kept, so a long-lived
   process (web chat, MCP server, library) evaluates the fixed system prompt and worked example
   only once (:meth:`LocalLlamaCppLLM.warm` does it ahead of the first question); threads are
-  chosen per answer from the cores idle at that moment (:func:`llama_threads`).
+  chosen per answer from the cores idle at that moment (:func:`repo_rag.llama_runtime.llama_threads`).
 
 Backend ``none`` means retrieval-only answers: :func:`build_llm` returns ``None``.
 

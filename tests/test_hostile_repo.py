@@ -165,7 +165,7 @@ def test_repo_config_cannot_send_a_secret_anywhere(tmp_path: Path) -> None:
         message = " ".join(str(w.message) for w in caught if issubclass(w.category, RepoConfigWarning))
         for key in ("llm", "embed", "index.follow_symlinks", "search.reranker", "search.cache_dir"):
             assert key in message, (key, message)
-        assert cfg.llm.backend == "local" and cfg.llm.api_key_env == "OPENAI_API_KEY"
+        assert cfg.llm.backend == "none" and cfg.llm.api_key_env == "OPENAI_API_KEY"  # the default, not "openai"
         assert cfg.embed.model == "" and cfg.index.follow_symlinks is False and cfg.search.reranker == ""
         assert cfg.index.max_chunk_lines == 60 and cfg.search.top_k == 7  # safe settings still apply
         env = dict(os.environ, REPO_RAG_EMBED_ENABLED="false", CANARY_SECRET="canary-0123456789")
