@@ -140,7 +140,7 @@ def test_embedded_local_backend_in_process(repo: Repository) -> None:
     llm = LocalLlamaCppLLM(max_tokens=24, temperature=0.0)
     answer = repo.ask("how is the salt generated", llm=llm, k=4)
     assert answer.backend == "local" and not answer.fallback, answer.warnings
-    assert answer.model == "SmolLM2-135M-Instruct.Q8_0"  # re-encoded from the wheel's Q4_1 (llama_runtime.smollm2_q8_path)
+    assert answer.model == "SmolLM2-135M-Instruct.Q8_0"  # re-encoded from the wheel's Q4_1
     assert answer.raw_model_text.strip()  # the model answered; what survived the claim check is shown
     assert answer.model_text.strip() or answer.checks["removed_sentences"]
     assert answer.timings["first_token_ms"] is not None and answer.timings["first_model_token_ms"] is not None
