@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from llama_index.core.base.llms.types import CompletionResponse, CompletionResponseGen, LLMMetadata
+from llama_index.core.llms import CustomLLM
+from llama_index.core.llms.callbacks import llm_completion_callback
+from pydantic import Field
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -95,3 +101,37 @@ class Listener:
         self._stop = True
         time.sleep(0.3)
         self.sock.close()
+
+
+class ScriptedLLM(CustomLLM):
+    """A LlamaIndex LLM that streams a fixed reply, or the reply whose key occurs in the prompt."""
+
+    reply: str = "not found in this repository"
+    replies: dict = Field(default_factory=dict)
+    name: str = "scripted"
+    seen: list = Field(default_factory=list)
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(context_window=4096, num_output=256, is_chat_model=False, model_name=self.name)
+
+    def _reply(self, prompt: str) -> str:
+        return next((r for key, r in self.replies.items() if key in prompt), self.reply)
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        self.seen.append(prompt)
+        return CompletionResponse(text=self._reply(prompt))
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        self.seen.append(prompt)
+        words = re.findall(r"\S+\s*", self._reply(prompt))
+
+        def gen() -> CompletionResponseGen:
+            text = ""
+            for w in words:
+                text += w
+                yield CompletionResponse(text=text, delta=w)
+
+        return gen()

@@ -12,13 +12,9 @@ import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
-from llama_index.core.base.llms.types import CompletionResponse, CompletionResponseGen, LLMMetadata
-from llama_index.core.llms import CustomLLM
-from llama_index.core.llms.callbacks import llm_completion_callback
-from pydantic import Field
+from conftest import ScriptedLLM
 from repo_rag.eval.answers import (
     main,
     parse_backend,
@@ -45,40 +41,6 @@ INVENTS = (
     "Hashing is done in bookstore/auth.py:16-20 (hash_password)."
 )
 HONEST = "The server keeps the books in a store."
-
-
-class ScriptedLLM(CustomLLM):
-    """A LlamaIndex LLM that streams a fixed reply, or the reply whose key occurs in the prompt."""
-
-    reply: str = "not found in this repository"
-    replies: dict = Field(default_factory=dict)
-    name: str = "scripted"
-    seen: list = Field(default_factory=list)
-
-    @property
-    def metadata(self) -> LLMMetadata:
-        return LLMMetadata(context_window=4096, num_output=256, is_chat_model=False, model_name=self.name)
-
-    def _reply(self, prompt: str) -> str:
-        return next((r for key, r in self.replies.items() if key in prompt), self.reply)
-
-    @llm_completion_callback()
-    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        self.seen.append(prompt)
-        return CompletionResponse(text=self._reply(prompt))
-
-    @llm_completion_callback()
-    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
-        self.seen.append(prompt)
-        words = re.findall(r"\S+\s*", self._reply(prompt))
-
-        def gen() -> CompletionResponseGen:
-            text = ""
-            for w in words:
-                text += w
-                yield CompletionResponse(text=text, delta=w)
-
-        return gen()
 
 
 @pytest.fixture(scope="module")
