@@ -272,6 +272,26 @@ def test_cli_search_json_and_batch(polyglot_repo: Repository, tmp_path: Path) ->
     assert json.loads(lines[1])[0]["path"] == "bookstore/repository.py"
 
 
+def test_cli_search_table_never_breaks_a_location(polyglot_repo: Repository) -> None:
+    """Even on a 40-column terminal each hit's `path:start-end` is whole, first on its line (copyable,
+    clickable); only the reasons wrap."""
+    from repo_rag.cli.search import format_hits
+
+    result = polyglot_repo.search("where is password validation", k=6)
+    text = format_hits(result, width=40)
+    hit_lines = [ln for ln in text.splitlines() if not ln.startswith(" ") and not ln.startswith("note:")]
+    assert len(hit_lines) == len(result.hits)
+    for i, (line, h) in enumerate(zip(hit_lines, result.hits, strict=True), 1):
+        assert line.startswith(f"{i}. {h.location}  "), line
+    reason_lines = [ln for ln in text.splitlines() if ln.startswith(" ")]
+    assert reason_lines and all(len(ln) <= 40 or " " not in ln.strip() for ln in reason_lines)
+    env = dict(os.environ, COLUMNS="40", REPO_RAG_EMBED_ENABLED="false")
+    r = _cli("search", "where is password validation", "-k", "3", "--repo", str(polyglot_repo.root),
+             "--index-dir", str(polyglot_repo.index_dir), env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].startswith(f"1. {result.hits[0].path}:"), r.stdout
+
+
 def test_cli_index_dry_run_lists_reasons(tmp_path: Path) -> None:
     repo_dir = tmp_path / "repo"
     shutil.copytree(POLYGLOT, repo_dir)

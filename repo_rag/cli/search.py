@@ -1,10 +1,12 @@
-"""`repo-rag search QUERY`: ranked hits with the reasons they were chosen (table, JSON or JSON Lines)."""
+"""`repo-rag search QUERY`: ranked hits with the reasons they were chosen (one line per hit, JSON or JSON Lines)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import textwrap
 import time
 
 from .common import CliError, add_common_args, open_repository
@@ -26,19 +28,26 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _print_hits(result, show_reasons: bool = True) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def format_hits(result, width: int | None = None) -> str:
+    """Hits ripgrep-style: ``N. path:start-end  symbol (kind)  score`` on one line, never broken, so the
+    location can be copied or clicked; the reasons follow on indented lines wrapped to ``width``.
 
-    table = Table(show_lines=False, box=None, pad_edge=False)
-    for col in ("#", "score", "location", "symbol", "why"):
-        table.add_column(col, overflow="fold")
+    Plain text on purpose: symbols and reasons come from the repository, and a rich table would both
+    fold the location mid-path and read ``[...]`` in them as markup.
+    """
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    lines: list[str] = []
+    pad = len(str(len(result.hits)))
+    indent = " " * (pad + 2)
     for i, h in enumerate(result.hits, 1):
-        table.add_row(str(i), f"{h.score:.4f}", h.location, f"{h.symbol} ({h.kind})", "; ".join(h.reasons))
-    console = Console()
-    console.print(table)
-    for note in result.notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
+        symbol = f"  {h.symbol} ({h.kind})" if h.symbol and h.symbol != "<module>" else f"  ({h.kind})"
+        lines.append(f"{i:>{pad}}. {h.location}{symbol}  {h.score:.4f}")
+        why = "; ".join(h.reasons)
+        if why:
+            lines += textwrap.wrap(why, width=max(40, width - len(indent)), initial_indent=indent + "why: ",
+                                   subsequent_indent=indent + "     ", break_on_hyphens=False)
+    lines += [f"note: {note}" for note in result.notes]
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,6 +81,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([h.to_dict(with_text=args.with_text) for h in result.hits], indent=2))
     else:
-        _print_hits(result)
+        print(format_hits(result))
         print(f"{len(result.hits)} hits in {(time.perf_counter() - t0) * 1000:.0f} ms")
     return 0
