@@ -3,7 +3,7 @@
 # Idempotent: re-running only installs what changed. Usage: bash scripts/install.sh [extras]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXTRAS="${1:-local,ui,eval}"
+EXTRAS="${1:-local,ui,eval,mcp}"
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 . .venv/bin/activate

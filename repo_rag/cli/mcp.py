@@ -1,0 +1,207 @@
+"""`repo-rag mcp --repo PATH [--repo PATH2 ...]`: the repositories as Model Context Protocol tools.
+
+Built on the official ``mcp`` SDK (``mcp.server.mcpserver.MCPServer``); stdio by default, the
+streamable HTTP transport on 127.0.0.1 with ``--http``. Tools, each with a schema from its type hints:
+
+* ``list_repos()``: name, root and index status of every served repository;
+* ``search(query, k, repo)``: ranked hits with their reasons, and the code of the top hits within a
+  token budget (read through the repository's file gate, secrets redacted);
+* ``graph(kind, symbol, repo)``: callers, callees or impact from the code graph;
+* ``read_code(path, start_line, end_line, repo)``: lines of an indexed file through the same gate as
+  the web chat (inside the root, indexed, not secret; redacted);
+* ``ask(question, repo)``: the grounded answer on the configured backend (the part assembled from
+  the index when ``llm.backend = "none"``, the default).
+
+``repo`` names a served repository by its directory name (``list_repos``); empty means the first.
+Ranking across repositories in one list is not done here yet (issue #13 item 2). Every failure a
+caller can cause (unknown repository, no index, a path outside the root, a bad range, an empty
+query) comes back as a tool error with a clear message; the server keeps running.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Literal
+
+from ..errors import RepoRagError
+from ..files import FileAccessError
+from ..pack import redacted_hit
+from ..repository import Repository
+from .common import CliError, load_cli_config
+
+CODE_BUDGET_CHARS = 6000  # ~1,700 tokens of code for the top hits: what an agent reads first
+MAX_K = 50
+MAX_READ_LINES = 400
+GRAPH_LIMIT = 100
+
+INSTRUCTIONS = (
+    "Ranked code search, code-graph queries and grounded answers over the served repositories. Start with "
+    "search (plain-English or identifier queries), follow up with graph for callers/callees/impact of a "
+    "symbol, and read_code for exact lines. Every location is path:start-end relative to the repository root."
+)
+
+
+def repo_keys(repos: list[Repository]) -> list[str]:
+    """One name per repository: its directory name, numbered when two share it."""
+    keys: list[str] = []
+    for r in repos:
+        key, n = r.root.name or str(r.root), 2
+        while key in keys:
+            key, n = f"{r.root.name}-{n}", n + 1
+        keys.append(key)
+    return keys
+
+
+class RepoTools:
+    """The tool implementations over the served repositories (plain methods, testable without MCP)."""
+
+    def __init__(self, repos: list[Repository]) -> None:
+        if not repos:
+            raise CliError("serve at least one repository (--repo PATH)")
+        self.repos = dict(zip(repo_keys(repos), repos, strict=True))
+
+    def pick(self, repo: str | None) -> tuple[str, Repository]:
+        if not repo:
+            return next(iter(self.repos.items()))
+        if repo not in self.repos:
+            raise ValueError(f"unknown repository {repo!r}: choose one of {', '.join(self.repos)} (see list_repos)")
+        return repo, self.repos[repo]
+
+    def _indexed(self, repo: str | None) -> tuple[str, Repository]:
+        name, r = self.pick(repo)
+        if not r.is_indexed:
+            raise ValueError(f"repository {name!r} has no index yet: run `repo-rag index {r.root}`")
+        return name, r
+
+    def list_repos(self) -> list[dict[str, Any]]:
+        return [{"repo": k, "root": str(r.root), "indexed": r.is_indexed} for k, r in self.repos.items()]
+
+    def search(self, query: str, k: int = 10, repo: str | None = None) -> dict[str, Any]:
+        if not 1 <= k <= MAX_K:
+            raise ValueError(f"k must be between 1 and {MAX_K}")
+        name, r = self._indexed(repo)
+        result = r.search(query, k=k)
+        hits, code, budget = [], [], CODE_BUDGET_CHARS
+        for h in result.hits:
+            try:
+                r.files.resolve(h.path)
+            except FileAccessError:
+                continue  # secret, outside the root or not indexed: never shown
+            safe = redacted_hit(h)
+            hits.append({"repo": name, **safe.to_dict()})
+            if budget > 0 and safe.text:
+                text = safe.text[:budget]
+                code.append({"location": safe.location, "symbol": safe.symbol, "code": text})
+                budget -= len(text)
+        return {"query": query, "hits": hits, "code": code, "notes": list(result.notes)}
+
+    def graph(self, kind: Literal["callers", "callees", "impact"], symbol: str,
+              repo: str | None = None) -> dict[str, Any]:
+        name, r = self._indexed(repo)
+        graph = r.graph
+        if graph is None:
+            raise ValueError(f"repository {name!r} has no code graph yet: run `repo-rag index {r.root}`")
+        targets = graph.find(symbol)
+        if not targets:
+            raise ValueError(f"no symbol or path in {name!r} matches {symbol!r}")
+        node = targets[0]
+        walk = {"callers": graph.callers, "callees": graph.callees, "impact": graph.impact}[kind]
+        found = walk(node, limit=GRAPH_LIMIT)
+        target = graph.record(node)
+        return {"repo": name, "kind": kind, "target": target.to_dict(), "other_matches": len(targets) - 1,
+                "results": [x.to_dict() for x in found]}
+
+    def read_code(self, path: str, start_line: int = 1, end_line: int | None = None,
+                  repo: str | None = None) -> dict[str, Any]:
+        name, r = self._indexed(repo)
+        end = end_line if end_line is not None else start_line + MAX_READ_LINES - 1
+        if start_line < 1 or end < start_line:
+            raise ValueError("lines are 1-based and end_line must not be before start_line")
+        if end - start_line + 1 > MAX_READ_LINES:
+            raise ValueError(f"read at most {MAX_READ_LINES} lines at a time")
+        try:
+            lines = r.read_lines(path, start_line, end)
+        except FileAccessError as exc:
+            raise ValueError(f"cannot read {path!r}: {exc}") from exc
+        return {"repo": name, "path": path, "start_line": start_line, "end_line": start_line + len(lines) - 1,
+                "code": "\n".join(lines)}
+
+    def ask(self, question: str, repo: str | None = None) -> dict[str, Any]:
+        _, r = self._indexed(repo)
+        return r.ask(question).to_dict()
+
+
+def build_server(tools: RepoTools):
+    """The ``MCPServer`` with one tool per :class:`RepoTools` method; caller errors become tool errors."""
+    try:
+        from mcp.server.mcpserver import MCPServer
+        from mcp.server.mcpserver.exceptions import ToolError
+    except ImportError as exc:
+        raise CliError("the MCP server needs the `mcp` package: pip install 'repo-rag[mcp]'") from exc
+
+    server = MCPServer(name="repo-rag", instructions=INSTRUCTIONS)
+
+    def guarded(call):
+        try:
+            return call()
+        except (ValueError, RepoRagError, FileAccessError) as exc:
+            raise ToolError(str(exc)) from exc
+
+    @server.tool()
+    def list_repos() -> list[dict[str, Any]]:
+        """The served repositories: name (use it as `repo` in other tools), root folder, whether indexed."""
+        return tools.list_repos()
+
+    @server.tool()
+    def search(query: str, k: int = 10, repo: str | None = None) -> dict[str, Any]:
+        """Ranked code search. `query`: a plain-English question or identifiers ("where is password
+        validation", "make_password"). Returns hits (path, start_line, end_line, symbol, kind, score,
+        reasons) best first, and the code of the top hits within a budget."""
+        return guarded(lambda: tools.search(query, k, repo))
+
+    @server.tool()
+    def graph(kind: Literal["callers", "callees", "impact"], symbol: str, repo: str | None = None) -> dict[str, Any]:
+        """Code graph for a symbol or file: `callers` (who calls it, with the call line), `callees` (what it
+        calls) or `impact` (what depends on it). `symbol`: name, dotted or qualified name, or path."""
+        return guarded(lambda: tools.graph(kind, symbol, repo))
+
+    @server.tool()
+    def read_code(path: str, start_line: int = 1, end_line: int | None = None,
+                  repo: str | None = None) -> dict[str, Any]:
+        """Exact lines of an indexed file (path relative to the repository root, 1-based inclusive lines,
+        at most 400). Secret and non-indexed files and paths outside the repository are refused."""
+        return guarded(lambda: tools.read_code(path, start_line, end_line, repo))
+
+    @server.tool()
+    def ask(question: str, repo: str | None = None) -> dict[str, Any]:
+        """A grounded answer: the locations that answer the question (with summaries and callers, or the
+        graph answer for "what calls X"), plus a model's checked explanation when one is configured."""
+        return guarded(lambda: tools.ask(question, repo))
+
+    return server
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "mcp",
+        help="serve repositories as MCP tools (search, graph, read_code, ask) to coding agents",
+        description="Model Context Protocol server over stdio (default) or streamable HTTP on 127.0.0.1.",
+    )
+    p.add_argument("--repo", action="append", required=True, help="an indexed repository (repeatable)")
+    p.add_argument("--config", help="TOML configuration file")
+    p.add_argument("--http", action="store_true", help="streamable HTTP on 127.0.0.1 instead of stdio")
+    p.add_argument("--port", type=int, default=8765, help="port for --http (default 8765)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    repos = []
+    for path in args.repo:
+        one = argparse.Namespace(repo=path, config=args.config)
+        repos.append(Repository(path, load_cli_config(one)))
+    server = build_server(RepoTools(repos))
+    if args.http:
+        server.run("streamable-http", host="127.0.0.1", port=args.port)
+    else:
+        server.run("stdio")
+    return 0
