@@ -209,3 +209,14 @@ class Repository:
 
 class IndexModelMismatchError(RepoRagError, RuntimeError):
     """The index was embedded with another model than the configured one."""
+
+
+def repository_names(repos: list[Repository]) -> list[str]:
+    """One display name per repository (web chat, MCP ``repo``): its directory name, numbered when two share it."""
+    names: list[str] = []
+    for r in repos:
+        name, n = r.root.name or str(r.root), 2
+        while name in names:
+            name, n = f"{r.root.name}-{n}", n + 1
+        names.append(name)
+    return names

@@ -26,7 +26,7 @@ from repo_rag.feedback import FeedbackStore
 from repo_rag.grounded import CALL_SITE_REASON
 from repo_rag.llm import BACKENDS
 from repo_rag.query import QueryTooLongError, check_question
-from repo_rag.repository import Repository
+from repo_rag.repository import Repository, repository_names
 
 from .graphview import GRAPH_MAX_CITED, NO_GRAPH, most_called_function, neighbourhood, render_graph_svg
 from .render import format_answer, plain_text_html, streaming_html, thinking_html, warning_html
@@ -67,18 +67,6 @@ class AnswerSettings:
         return backend
 
 
-def unique_keys(repos: list[Repository]) -> list[str]:
-    keys: list[str] = []
-    for r in repos:
-        key = r.root.name or str(r.root)
-        n = 2
-        while key in keys:
-            key = f"{r.root.name}-{n}"
-            n += 1
-        keys.append(key)
-    return keys
-
-
 def _locations(answer) -> list:
     """The verified locations an answer cites (the grounded part's and the model's), not call-site lines."""
     return [c for c in answer.citations if c.verified and c.reason != CALL_SITE_REASON]
@@ -96,7 +84,7 @@ class ChatApp:
                  queue_size: int = 64) -> None:  # fmt: skip
         if not repos:
             raise ValueError("serve at least one repository")
-        self.served = {k: ServedRepo(k, r) for k, r in zip(unique_keys(repos), repos, strict=True)}
+        self.served = {k: ServedRepo(k, r) for k, r in zip(repository_names(repos), repos, strict=True)}
         self.default_key = next(iter(self.served))
         self.feedback = feedback
         self.concurrency = concurrency

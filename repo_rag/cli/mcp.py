@@ -26,7 +26,7 @@ from typing import Any, Literal
 from ..errors import RepoRagError
 from ..files import FileAccessError
 from ..pack import redacted_hit
-from ..repository import Repository
+from ..repository import Repository, repository_names
 from .common import CliError, load_cli_config
 
 CODE_BUDGET_CHARS = 6000  # ~1,700 tokens of code for the top hits: what an agent reads first
@@ -41,24 +41,13 @@ INSTRUCTIONS = (
 )
 
 
-def repo_keys(repos: list[Repository]) -> list[str]:
-    """One name per repository: its directory name, numbered when two share it."""
-    keys: list[str] = []
-    for r in repos:
-        key, n = r.root.name or str(r.root), 2
-        while key in keys:
-            key, n = f"{r.root.name}-{n}", n + 1
-        keys.append(key)
-    return keys
-
-
 class RepoTools:
     """The tool implementations over the served repositories (plain methods, testable without MCP)."""
 
     def __init__(self, repos: list[Repository]) -> None:
         if not repos:
             raise CliError("serve at least one repository (--repo PATH)")
-        self.repos = dict(zip(repo_keys(repos), repos, strict=True))
+        self.repos = dict(zip(repository_names(repos), repos, strict=True))
 
     def pick(self, repo: str | None) -> tuple[str, Repository]:
         if not repo:
