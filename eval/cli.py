@@ -29,6 +29,7 @@ COMMANDS: dict[str, EvalCommand] = {
     "mem-bench": EvalCommand(_PKG + ".bench_memory", "peak memory of indexing a project and an N-times copy of it"),
     "embed-bench": EvalCommand(_PKG + ".bench_embed", "embedding backends: throughput and fidelity"),
     "answers": EvalCommand(_PKG + ".answers", "answer quality and latency per LLM backend"),
+    "watch-bench": EvalCommand(_PKG + ".bench_watch", "index freshness under repo-rag watch: save to searchable"),
     "bench-llm": EvalCommand(_PKG + ".bench_llm", "embedded-model speed: prompt, generation, KV prefix cache"),
     "questions": EvalCommand(_PKG + ".questions", "paraphrased questions: list, check for leaked names"),
     "mined": EvalCommand(_PKG + ".mined", "mined queries: docstring sentence -> symbol pairs, docs masked"),

@@ -1,4 +1,4 @@
-"""`repo-rag` command line: index, search, graph, ask, mcp, stats; serve and eval come from plugins.
+"""`repo-rag` command line: index, search, graph, ask, mcp, watch, stats; serve and eval come from plugins.
 
 One module per command (``add_parser(subparsers)`` + ``run(args) -> exit code``) and this module
 for dispatch and the one place errors become exit codes: every deliberate error derives from
@@ -16,12 +16,12 @@ import warnings
 from importlib.metadata import entry_points
 
 from ..errors import EXIT_ERROR, RepoRagError
-from . import ask, graph, index, mcp, search, stats
+from . import ask, graph, index, mcp, search, stats, watch
 from .common import CliError
 
 __all__ = ["CliError", "build_parser", "main"]
 
-COMMANDS = (index, search, graph, ask, mcp, stats)
+COMMANDS = (index, search, graph, ask, mcp, watch, stats)
 EXIT_INTERRUPTED = 130
 
 
