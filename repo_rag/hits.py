@@ -20,6 +20,7 @@ class SearchHit:
     text: str = ""
     signature: str = ""
     chunk_id: int = 0
+    repo: str = ""  # the repository's name (its directory name; numbered in a workspace when two share it)
 
     @property
     def location(self) -> str:

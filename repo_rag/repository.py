@@ -150,7 +150,10 @@ class Repository:
     # -- queries -----------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None, channels: tuple[str, ...] = CHANNELS) -> SearchResult:
         check_question(query, self.config.search.max_query_chars)
-        return self._ensure_loaded().search(query, k=k, channels=channels)
+        result = self._ensure_loaded().search(query, k=k, channels=channels)
+        for hit in result.hits:
+            hit.repo = hit.repo or self.root.name
+        return result
 
     def search_files(self, query: str, k: int = 10, channels: tuple[str, ...] = CHANNELS) -> list[FileHit]:
         check_question(query, self.config.search.max_query_chars)

@@ -13,9 +13,12 @@ class CliError(RepoRagError):
     """An error the user can fix; printed as one line, exit code 2."""
 
 
-def add_common_args(p: argparse.ArgumentParser, repo_positional: bool = False) -> None:
+def add_common_args(p: argparse.ArgumentParser, repo_positional: bool = False, several: bool = False) -> None:
     if repo_positional:
         p.add_argument("repo", help="repository root")
+    elif several:
+        p.add_argument("--repo", action="append", help="repository root, repeatable: several are searched as one "
+                       "ranked list (default: current directory)")
     else:
         p.add_argument("--repo", default=".", help="repository root (default: current directory)")
     p.add_argument("--index-dir", help="index directory (default: one per repository in the user's cache)")

@@ -12,8 +12,9 @@ streamable HTTP transport on 127.0.0.1 with ``--http``. Tools, each with a schem
 * ``ask(question, repo)``: the grounded answer on the configured backend (the part assembled from
   the index when ``llm.backend = "none"``, the default).
 
-``repo`` names a served repository by its directory name (``list_repos``); empty means the first.
-Ranking across repositories in one list is not done here yet (issue #13 item 2). Every failure a
+``repo`` names a served repository by its directory name (``list_repos``). For ``search``, an empty
+``repo`` with several served ranks all of them in one list (:class:`repo_rag.workspace.Workspace`);
+the other tools take the first repository. Every failure a
 caller can cause (unknown repository, no index, a path outside the root, a bad range, an empty
 query) comes back as a tool error with a clear message; the server keeps running.
 """
@@ -27,6 +28,7 @@ from ..errors import RepoRagError
 from ..files import FileAccessError
 from ..pack import redacted_hit
 from ..repository import Repository, repository_names
+from ..workspace import Workspace
 from .common import CliError, load_cli_config
 
 CODE_BUDGET_CHARS = 6000  # ~1,700 tokens of code for the top hits: what an agent reads first
@@ -68,16 +70,23 @@ class RepoTools:
     def search(self, query: str, k: int = 10, repo: str | None = None) -> dict[str, Any]:
         if not 1 <= k <= MAX_K:
             raise ValueError(f"k must be between 1 and {MAX_K}")
-        name, r = self._indexed(repo)
-        result = r.search(query, k=k)
+        if not repo and len(self.repos) > 1:  # every repository, one ranked list
+            for name in self.repos:
+                self._indexed(name)
+            result = Workspace(list(self.repos.values())).search(query, k=k)
+        else:
+            name, r = self._indexed(repo)
+            result = r.search(query, k=k)
+            for h in result.hits:
+                h.repo = name
         hits, code, budget = [], [], CODE_BUDGET_CHARS
         for h in result.hits:
             try:
-                r.files.resolve(h.path)
+                self.repos[h.repo].files.resolve(h.path)
             except FileAccessError:
                 continue  # secret, outside the root or not indexed: never shown
             safe = redacted_hit(h)
-            hits.append({"repo": name, **safe.to_dict()})
+            hits.append(safe.to_dict())
             if budget > 0 and safe.text:
                 text = safe.text[:budget]
                 code.append({"location": safe.location, "symbol": safe.symbol, "code": text})

@@ -15,7 +15,7 @@ from .common import CliError, add_common_args, open_repository
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("search", help="search an indexed repository")
     p.add_argument("query", nargs="*", help="the question or identifiers")
-    add_common_args(p)
+    add_common_args(p, several=True)
     p.add_argument("-k", "--top-k", type=int, default=10)
     p.add_argument("--json", action="store_true")
     p.add_argument("--with-text", action="store_true", help="include chunk text in --json output")
@@ -39,9 +39,11 @@ def format_hits(result, width: int | None = None) -> str:
     lines: list[str] = []
     pad = len(str(len(result.hits)))
     indent = " " * (pad + 2)
+    several = len({h.repo for h in result.hits}) > 1
     for i, h in enumerate(result.hits, 1):
         symbol = f"  {h.symbol} ({h.kind})" if h.symbol and h.symbol != "<module>" else f"  ({h.kind})"
-        lines.append(f"{i:>{pad}}. {h.location}{symbol}  {h.score:.4f}")
+        where = f"  [{h.repo}]" if several else ""
+        lines.append(f"{i:>{pad}}. {h.location}{symbol}  {h.score:.4f}{where}")
         why = "; ".join(h.reasons)
         if why:
             lines += textwrap.wrap(why, width=max(40, width - len(indent)), initial_indent=indent + "why: ",
@@ -50,9 +52,27 @@ def format_hits(result, width: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def _open_workspace(args: argparse.Namespace, overrides: dict | None):
+    """Several ``--repo``: a :class:`~repo_rag.workspace.Workspace` (one ranked list, hits name their repo)."""
+    from ..workspace import Workspace
+
+    if args.index_dir or args.batch:
+        raise CliError("--index-dir and --batch take one --repo")
+    repos = []
+    for root in args.repo:
+        one = argparse.Namespace(**{**vars(args), "repo": root})
+        repos.append(open_repository(one, overrides))
+    return Workspace(repos)
+
+
 def run(args: argparse.Namespace) -> int:
     overrides = {"embed": {"enabled": False}} if args.no_dense else None
-    repo = open_repository(args, overrides)
+    roots = args.repo or ["."]
+    if len(roots) > 1:
+        repo = _open_workspace(args, overrides)
+    else:
+        args.repo = roots[0]
+        repo = open_repository(args, overrides)
     channels = tuple(args.channels.split(",")) if args.channels else None
     kwargs = {"channels": channels} if channels else {}
     if args.batch:
