@@ -9,6 +9,11 @@ an unrelated best hit about 0.1–0.4. Measured on requests + Flask: "where does
 redirects" gives 0.915 in requests' `sessions.py` against 0.369 for Flask's best; "how are blueprints
 registered on an app" gives 0.983 in Flask against 0.138 for requests' best.
 
+Without the learned ranker (``search.ranking = "rrf"``, or a search with embeddings off, where the
+fixture's scores were ~0.01) the scores are reciprocal-rank fusion values, which depend on list
+positions. Such a merge interleaves the lists rather than comparing relevance; keep embeddings on for
+a workspace.
+
 Repository names come from :func:`repo_rag.repository.repository_names` (directory names, numbered
 when two share one), so a hit's ``repo`` is the name the web chat and the MCP server use too.
 """
