@@ -134,3 +134,33 @@ def test_mcp_server_over_streamable_http_on_loopback(served: tuple[Path, dict]) 
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_mcp_server_with_watch_serves_a_saved_edit(tmp_path: Path, served: tuple[Path, dict]) -> None:
+    """`--watch`: an edit saved while the server runs becomes searchable through the same session."""
+    from mcp.client.client import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    _, env = served
+    root = tmp_path / "live"
+    shutil.copytree(POLYGLOT / "bookstore", root / "bookstore")
+    Repository(root, load_config(root, environ=env)).index(dense=False)
+    params = StdioServerParameters(command=sys.executable, env=env,
+                                   args=["-m", "repo_rag.cli", "mcp", "--repo", str(root), "--watch"])
+
+    async def session() -> list[str]:
+        async with Client(params, read_timeout_seconds=120) as client:
+            await client.list_tools()
+            await anyio.sleep(1.0)  # the watcher is listening
+            auth = root / "bookstore" / "auth.py"
+            auth.write_text(auth.read_text(encoding="utf-8") + "\n\ndef rotate_pepper_keys():\n    return 42\n",
+                            encoding="utf-8")
+            for _ in range(150):
+                found = _data(await client.call_tool("search", {"query": "rotate_pepper_keys", "k": 3}))
+                symbols = [h["symbol"] for h in found["hits"]]
+                if "rotate_pepper_keys" in symbols:
+                    return symbols
+                await anyio.sleep(0.2)
+            return symbols
+
+    assert "rotate_pepper_keys" in anyio.run(session)

@@ -52,6 +52,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--queue-size", type=int, default=64, help="requests that may wait in the queue (default 64)")
     p.add_argument("--feedback-db", help="feedback database (default: <cache_dir>/feedback.sqlite)")
     p.add_argument("--llm", choices=("local", "openai", "none"), help="default LLM backend in the page")
+    p.add_argument("--watch", action="store_true", help="re-index a repository after each burst of saves")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging (may include questions)")
     p.set_defaults(func=run)
 
@@ -165,6 +166,10 @@ def run(args: argparse.Namespace) -> int:
         state = "indexed" if sr.repo.is_indexed else "NOT indexed (use Re-index in the page)"
         log.info("serving %s (%s), index %s", sr.key, state, sr.repo.index_dir)
     repos[0].warm_in_background()  # the embedded model, if configured, loads while the page does
+    if args.watch:
+        from repo_rag.cli.watch import watch_in_background
+
+        watch_in_background(repos)
     print(
         f"repo-rag: web chat on http://{host}:{port}" + (" (basic auth)" if auth else ""), file=sys.stderr, flush=True
     )

@@ -189,6 +189,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--config", help="TOML configuration file")
     p.add_argument("--http", action="store_true", help="streamable HTTP on 127.0.0.1 instead of stdio")
     p.add_argument("--port", type=int, default=8765, help="port for --http (default 8765)")
+    p.add_argument("--watch", action="store_true", help="re-index a repository after each burst of saves")
     p.set_defaults(func=run)
 
 
@@ -199,6 +200,10 @@ def run(args: argparse.Namespace) -> int:
         repos.append(Repository(path, load_cli_config(one)))
     server = build_server(RepoTools(repos))
     repos[0].warm_in_background()  # an embedded model, if configured, loads before the first `ask`
+    if args.watch:
+        from .watch import watch_in_background
+
+        watch_in_background(repos)
     if args.http:
         server.run("streamable-http", host="127.0.0.1", port=args.port)
     else:

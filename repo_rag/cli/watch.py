@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,6 +70,14 @@ def watch_repositories(
                 continue
             report(f"re-indexed {repo.root.name}: {len(changed)} changed path(s), {rep.files_parsed} parsed, "
                    f"{rep.files_removed} removed in {time.perf_counter() - t0:.1f} s")
+
+
+def watch_in_background(repos: list[Repository], debounce_ms: int = DEBOUNCE_MS) -> threading.Thread:
+    """:func:`watch_repositories` on a daemon thread, for servers started with ``--watch``."""
+    thread = threading.Thread(target=watch_repositories, args=(repos,), kwargs={"debounce_ms": debounce_ms},
+                              name="repo-rag-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def add_parser(subparsers) -> None:
