@@ -209,7 +209,7 @@ class GroundedBuilder:
         if not nodes:
             return None
         node = nodes[0]
-        related = {"callers": graph.callers, "callees": graph.callees, "impact": graph.impact}[kind](node)
+        related = graph.related(kind, node, limit=1000 if kind == "impact" else 500)
         related.sort(key=lambda r: (bool(graph.attrs(r.node).get("is_test")), r.depth, -r.confidence, r.path, r.line))
         target_item = self._item(graph.record(node))
         citations = [Citation(target_item.path, target_item.start_line, target_item.end_line, target_item.symbol,

@@ -87,11 +87,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
 
 def query(graph: CodeGraph, action: str, node: str, depth: int, limit: int) -> list[Related]:
-    if action == "callers":
-        return graph.callers(node, depth=depth, limit=limit)
-    if action == "callees":
-        return graph.callees(node, depth=depth, limit=limit)
-    return graph.impact(node, max_depth=depth, limit=limit)
+    return graph.related(action, node, depth=depth, limit=limit)
 
 
 def format_table(graph: CodeGraph, action: str, target: str, found: list[Related]) -> str:

@@ -103,8 +103,7 @@ class RepoTools:
         if not targets:
             raise ValueError(f"no symbol or path in {name!r} matches {symbol!r}")
         node = targets[0]
-        walk = {"callers": graph.callers, "callees": graph.callees, "impact": graph.impact}[kind]
-        found = walk(node, limit=GRAPH_LIMIT)
+        found = graph.related(kind, node, limit=GRAPH_LIMIT)
         target = graph.record(node)
         return {"repo": name, "kind": kind, "target": target.to_dict(), "other_matches": len(targets) - 1,
                 "results": [x.to_dict() for x in found]}

@@ -364,6 +364,16 @@ class CodeGraph:
         found_all.sort(key=lambda r: (r.depth, -r.confidence, r.path, r.line, r.node))
         return found_all[:limit]
 
+    def related(self, kind: str, node: str, depth: int | None = None, limit: int = 500) -> list[Related]:
+        """``callers``, ``callees`` or ``impact`` of ``node`` by name (default depth: 1, impact 3)."""
+        if kind == "callers":
+            return self.callers(node, depth=depth or 1, limit=limit)
+        if kind == "callees":
+            return self.callees(node, depth=depth or 1, limit=limit)
+        if kind == "impact":
+            return self.impact(node, max_depth=depth or 3, limit=limit)
+        raise ValueError(f"unknown relation {kind!r}: callers, callees or impact")
+
     def callers(self, node: str, depth: int = 1, limit: int = 500) -> list[Related]:
         """Who calls ``node``, transitively up to ``depth``."""
         return self.walk([node], (EDGE_CALLS,), True, depth, limit)
