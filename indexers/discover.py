@@ -752,6 +752,137 @@ def _shebang_language(abs_path: str) -> str:
     return language_for_shebang(head)
 
 
+class _PathEntry:
+    """An ``os.DirEntry`` look-alike for one path (from ``lstat``), so a single changed path is
+    classified by exactly the code the walk uses."""
+
+    def __init__(self, abs_path: str) -> None:
+        self.path = abs_path
+        self.name = os.path.basename(abs_path)
+        self._st = os.lstat(abs_path)
+
+    def is_symlink(self) -> bool:
+        return stat.S_ISLNK(self._st.st_mode)
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        return stat.S_ISDIR(self._st.st_mode)  # the walk asks only with follow_symlinks=False
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        return stat.S_ISREG(self._st.st_mode)
+
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+        return self._st
+
+
+# A change to one of these files can change what is indexed anywhere below it: walk everything.
+RULE_FILES = frozenset({".gitignore", RAGIGNORE_FILE, "pyvenv.cfg"})
+
+
+@dataclass
+class PathsDiscovery:
+    """What :func:`discover_paths` decided for the changed paths it was given."""
+
+    files: list[SourceFile]  # changed paths that are indexable files now
+    skipped: list[SkippedFile]  # changed paths that exist and are not indexed, with the reason
+    gone: list[str]  # changed paths that no longer exist
+
+
+def discover_paths(root: str | Path, paths: Sequence[str], *, max_file_bytes: int = 1_000_000,
+                   extra_ignore: Sequence[str] = (), follow_symlinks: bool = False,
+                   language_for_path: LanguageFn | None = None) -> PathsDiscovery | None:
+    """Classify only ``paths`` (repo-relative, e.g. from a file watcher) as :func:`discover` would.
+
+    Each path is judged by the walk's own code along its ancestor chain: every ancestor directory
+    is tested (ignore files, skip lists, secrets, virtualenv marker), then the path itself. The
+    result equals what a full walk says about those paths. Returns None when a path-by-path answer
+    could be wrong and the caller must walk everything: followed symlinks (aliases and duplicates
+    are decided across the whole tree), a changed ignore file or virtualenv marker, a path that is
+    a directory now, a path under a symlinked directory, or a path outside the root.
+    """
+    root_str = os.path.abspath(os.fspath(root))
+    if not os.path.isdir(root_str):
+        raise NotADirectoryError(f"not a directory: {root_str}")
+    if follow_symlinks:
+        return None
+    if language_for_path is None:
+        from .languages import language_for_path as default_language_for_path
+
+        language_for_path = default_language_for_path
+    walker = _Walker(root_str, max_file_bytes, extra_ignore, follow_symlinks, language_for_path)
+    top = _Dir(root_str, "", walker.outer_rules())
+    dirs: dict[str, _Dir | str] = {"": top}  # rel -> context to scan inside it, or the skip reason
+    gone: list[str] = []
+    for rel in sorted(set(paths)):
+        parts = rel.split("/")
+        if not rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            return None
+        if parts[-1] in RULE_FILES:
+            return None
+        abs_path = os.path.join(root_str, *parts)
+        try:
+            entry = _PathEntry(abs_path)
+        except FileNotFoundError:
+            gone.append(rel)
+            continue
+        except OSError:
+            walker.skip(rel, UNREADABLE)
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            return None
+        ctx = _ancestor(walker, dirs, parts[:-1])
+        if ctx is None:
+            return None
+        if isinstance(ctx, str):
+            walker.skip(rel, ctx)
+            continue
+        stack: list[_Dir] = []
+        try:
+            walker.scan_entry(entry, _Dir(abs_path, rel, _rules_inside(ctx), ctx.excluded, ctx.explicit), stack)
+        except OSError:  # vanished or denied between lstat and open
+            walker.skip(rel, UNREADABLE)
+    return PathsDiscovery(sorted(walker.files, key=lambda f: f.path), sorted(walker.skipped, key=lambda s: s.path),
+                          gone)
+
+
+def _rules_inside(d: _Dir) -> tuple[_IgnoreRules, ...]:
+    """The ignore rules that apply to entries of directory ``d`` (its own .gitignore last)."""
+    gi = _IgnoreRules(_read_lines(os.path.join(d.abs_path, ".gitignore")), d.rel)
+    return (*d.rules, gi) if gi else d.rules
+
+
+def _ancestor(walker: _Walker, dirs: dict[str, _Dir | str], parts: list[str]) -> _Dir | str | None:
+    """The scan context of directory ``parts`` (a skip reason when the walk would not enter it),
+    deciding each ancestor as :meth:`_Walker.scan_dir` would; None when one is not a real directory."""
+    rel = "/".join(parts)
+    if rel in dirs:
+        return dirs[rel]
+    parent = _ancestor(walker, dirs, parts[:-1])
+    if parent is None or isinstance(parent, str):
+        if parent is not None:
+            dirs[rel] = parent
+        return parent
+    abs_path = os.path.join(parent.abs_path, parts[-1])
+    try:
+        entry = _PathEntry(abs_path)
+    except OSError:
+        return None
+    if entry.is_symlink() or not entry.is_dir(follow_symlinks=False):
+        return None
+    stack: list[_Dir] = []
+    before = len(walker.skipped)
+    walker.scan_entry(entry, _Dir(abs_path, rel, _rules_inside(parent), parent.excluded, parent.explicit), stack)
+    result: _Dir | str
+    if stack:
+        result = stack.pop()
+        if result.excluded is None and not result.explicit and os.path.exists(os.path.join(abs_path, "pyvenv.cfg")):
+            result = VENDORED  # scan_dir skips a virtualenv once it lists the directory
+    else:
+        result = walker.skipped[before].reason if len(walker.skipped) > before else UNREADABLE
+        del walker.skipped[before:]  # the directory's own entry is not one of the changed paths
+    dirs[rel] = result
+    return result
+
+
 def discover(root: str | Path, *, max_file_bytes: int = 1_000_000, extra_ignore: Sequence[str] = (),
              follow_symlinks: bool = False, language_for_path: LanguageFn | None = None) -> DiscoveryResult:
     """Walk ``root`` and split its files into those to index and those skipped, with reasons.

@@ -4,6 +4,12 @@ Stages commit separately so the cheap channels are usable early: once the SQLite
 the parse stage commits, lexical search works while embeddings are still being computed. Only
 added or changed files are parsed and embedded again (size+mtime, then content hash).
 
+Which files to look at: the whole tree by default. A caller that knows what changed (the file
+watcher) passes ``changed`` paths; then only those are classified (``discover_paths``, the walk's
+own rules along each path's ancestors) and every other file keeps its stored record, unless a
+path says the whole tree must be walked again (an ignore file changed, a directory appeared or
+vanished, followed symlinks); that fallback is the full walk, so the result is the same either way.
+
 Memory stays bounded on any repository size: parsed files stream from the workers into the open
 store transaction through a fixed window of in-flight batches, so at most a few hundred parsed
 files are held at once. High-confidence secrets are redacted from file text before parsing
@@ -31,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repo_rag.indexers.discover import DiscoveryResult, discover, read_text
+from repo_rag.indexers.discover import DiscoveryResult, discover, discover_paths, read_text
 from repo_rag.indexers.model import ParsedFile, SourceFile, content_hash
 from repo_rag.indexers.parse import parse_source
 from repo_rag.indexers.secrets import redact_secrets
@@ -70,6 +76,7 @@ class IndexReport:
     files_parsed: int = 0
     files_unchanged: int = 0
     files_removed: int = 0
+    walked: bool = True  # False: only the changed paths were classified (no full discovery walk)
     parse_errors: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     chunks_total: int = 0
@@ -159,7 +166,8 @@ def _peak_rss_mb() -> float:
 class Indexer:
     DEFERRED_GRAPH_FILES = 20  # up to this many edited files, the graph update happens at load time
 
-    def __init__(self, repo: str | Path, config: Config, index_dir: str | Path | None = None) -> None:
+    def __init__(self, repo: str | Path, config: Config, index_dir: str | Path | None = None,
+                 embedder: Embedder | None = None) -> None:
         self.repo = Path(repo).resolve()
         if not self.repo.is_dir():
             raise FileNotFoundError(f"repository path does not exist or is not a directory: {repo}")
@@ -169,37 +177,69 @@ class Indexer:
         self._changed_paths: set[str] | None = None  # None: first build, no previous graph
         self._files_added = False
         self._lock_fd: int | None = None
+        self._embedder = embedder  # a loaded encoder to reuse (a long-lived Repository's); else loaded on need
 
-    def discover(self) -> DiscoveryResult:
+    def _discovery_options(self) -> dict:
         extra = list(self.config.index.extra_ignore)
         try:  # an index dir inside the repo is never indexed
             extra.append(self.index_dir.resolve().relative_to(self.repo).as_posix() + "/")
         except ValueError:
             pass
-        return discover(
-            self.repo,
-            max_file_bytes=self.config.index.max_file_bytes,
-            extra_ignore=extra,
-            follow_symlinks=self.config.index.follow_symlinks,
-        )
+        return {
+            "max_file_bytes": self.config.index.max_file_bytes,
+            "extra_ignore": extra,
+            "follow_symlinks": self.config.index.follow_symlinks,
+        }
+
+    def discover(self) -> DiscoveryResult:
+        return discover(self.repo, **self._discovery_options())
+
+    def discover_changed(self, store: Store, changed: set[str]) -> DiscoveryResult | None:
+        """The stored files with ``changed`` re-classified; None when the tree must be walked.
+
+        Unchanged stored files keep their record (size, mtime, language), so the parse stage skips
+        them as after a walk. A vanished path that was a directory of stored files (a ``rm -r``
+        reported as one event) is a reason to walk.
+        """
+        stored = store.files()
+        if not stored:
+            return None
+        got = discover_paths(self.repo, sorted(changed), **self._discovery_options())
+        if got is None:
+            return None
+        gone_dirs = tuple(g + "/" for g in got.gone if g not in stored)
+        if gone_dirs and any(p.startswith(gone_dirs) for p in stored):
+            return None
+        classified = {f.path for f in got.files} | {s.path for s in got.skipped} | set(got.gone)
+        kept = [
+            SourceFile(path=p, abs_path=str(self.repo / p), size=f.size, mtime_ns=f.mtime_ns, language=f.language)
+            for p, f in stored.items() if p not in classified
+        ]
+        return DiscoveryResult(sorted(kept + got.files, key=lambda f: f.path), got.skipped)
 
     def run(
-        self, progress: Progress | None = None, *, dense: bool | None = None, workers: int | None = None
+        self, progress: Progress | None = None, *, dense: bool | None = None, workers: int | None = None,
+        changed: set[str] | None = None,
     ) -> IndexReport:
+        """Bring the index up to date; ``changed`` (repo-relative paths) limits discovery to them."""
         progress = progress or (lambda *a: None)
         report = IndexReport(repo=str(self.repo))
         with _lock(self.layout) as lock_fd:
             self._lock_fd = lock_fd
             report.notes.extend(self.layout.claim())
             t0 = time.perf_counter()
-            found = self.discover()
-            report.files_seen = len(found.files)
-            report.skipped = found.reasons()
-            report.seconds["discover"] = time.perf_counter() - t0
-            progress("discover", len(found.files), len(found.files), "")
-
             store = Store(self.layout.db, create=True)
             try:
+                found = self.discover_changed(store, changed) if changed else None
+                report.walked = found is None
+                if found is None:
+                    found = self.discover()
+                    report.skipped = found.reasons()
+                else:  # the tree's skip counts stay those of the last walk
+                    report.skipped = json.loads(store.get_manifest().get("skipped", "{}"))
+                report.files_seen = len(found.files)
+                report.seconds["discover"] = time.perf_counter() - t0
+                progress("discover", len(found.files), len(found.files), "")
                 self._parse_and_store(store, found, report, progress, workers)
                 report.peak_rss_parse_mb = _peak_rss_mb()
                 self._graph(store, report, progress)
@@ -367,7 +407,8 @@ class Indexer:
         if same_config and not missing and not have - wanted_ids:
             report.seconds["embed"] = time.perf_counter() - t0
             return  # nothing to embed: the model is not even loaded
-        embedder = Embedder(cfg, self.config.cache_path)
+        embedder = self._embedder if self._embedder is not None and self._embedder.cfg == cfg else \
+            Embedder(cfg, self.config.cache_path)
         with store.transaction() as con:
             if not same_config or manifest.get("embed_model") != embedder.model_id:
                 if manifest.get("embed_model") and manifest.get("embed_model") != embedder.model_id:

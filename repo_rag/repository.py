@@ -59,8 +59,16 @@ class Repository:
         return cls(root, config, index_dir)
 
     # -- indexing ----------------------------------------------------------------------------
-    def index(self, progress: Progress | None = None, *, dense: bool | None = None) -> IndexReport:
-        report = Indexer(self.root, self.config, self.index_dir).run(progress, dense=dense)
+    def index(
+        self, progress: Progress | None = None, *, dense: bool | None = None, changed: set[str] | None = None
+    ) -> IndexReport:
+        """Bring the index up to date. ``changed``: repo-relative paths known to have changed (a file
+        watcher's events); only those are re-classified, unless one of them needs a full walk.
+
+        The encoder stays loaded on this object between runs and searches (loading it is most of a
+        one-file re-index)."""
+        report = Indexer(self.root, self.config, self.index_dir, embedder=self.embedder).run(
+            progress, dense=dense, changed=changed)
         with self._lock:
             self._stamp = None  # force reload on next query
         return report

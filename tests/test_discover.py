@@ -485,3 +485,61 @@ def test_default_language_detection(tmp_path: Path) -> None:
 def test_module_does_not_import_repo_rag() -> None:
     source = Path(disc.__file__).read_text(encoding="utf-8")
     assert "repo_rag" not in source
+
+
+# -- discover_paths: the changed paths only, judged as the full walk judges them ----------------
+
+
+def _walk_all(root: Path) -> list[str]:
+    """Every non-directory entry under root (symlinks and fifos included), not following links."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            out.append(os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/"))
+    return sorted(out)
+
+
+def _expected(full: DiscoveryResult, rel: str) -> tuple[str, object]:
+    files = {f.path: f for f in full.files}
+    skips = by_path(full)
+    if rel in files:
+        return "file", files[rel]
+    if rel in skips:
+        return "skip", skips[rel]
+    parts = rel.split("/")
+    for i in range(len(parts) - 1, 0, -1):  # the nearest skipped ancestor directory decides
+        if "/".join(parts[:i]) + "/" in skips:
+            return "skip", skips["/".join(parts[:i]) + "/"]
+    raise AssertionError(f"the full walk says nothing about {rel}")
+
+
+def test_discover_paths_agrees_with_the_full_walk_on_every_path(corpus: Path) -> None:
+    full = discover(corpus, max_file_bytes=CAP, language_for_path=lang)
+    paths = [p for p in _walk_all(corpus) if p.rsplit("/", 1)[-1] not in disc.RULE_FILES]
+    assert len(paths) > 60
+    together = disc.discover_paths(corpus, paths, max_file_bytes=CAP, language_for_path=lang)
+    assert together is not None and together.gone == []
+    got = {f.path: ("file", f) for f in together.files} | {s.path: ("skip", s.reason) for s in together.skipped}
+    assert set(got) == set(paths)
+    for rel in paths:
+        assert got[rel] == _expected(full, rel), rel
+        one = disc.discover_paths(corpus, [rel], max_file_bytes=CAP, language_for_path=lang)
+        assert one is not None
+        alone = {f.path: ("file", f) for f in one.files} | {s.path: ("skip", s.reason) for s in one.skipped}
+        assert alone == {rel: got[rel]}, rel
+
+
+def test_discover_paths_asks_for_a_walk_when_a_path_alone_cannot_say(corpus: Path) -> None:
+    def judge(paths: list[str], **kw: object) -> disc.PathsDiscovery | None:
+        return disc.discover_paths(corpus, paths, max_file_bytes=CAP, language_for_path=lang, **kw)
+
+    for rule_file in (".gitignore", "src/.gitignore", ".repo-ragignore", "myenv/pyvenv.cfg"):
+        assert judge(["src/app.py", rule_file]) is None, rule_file
+    assert judge(["src"]) is None  # a directory (created, or renamed into place)
+    assert judge(["src/app.py"], follow_symlinks=True) is None  # aliases are decided across the tree
+    assert judge(["src/here/app.py"]) is None  # under a directory symlink
+    assert judge(["../outside/leak.py"]) is None
+    got = judge(["src/app.py", "src/deleted.py", "nowhere/x.py"])
+    assert got is not None
+    assert got.gone == ["nowhere/x.py", "src/deleted.py"]
+    assert [f.path for f in got.files] == ["src/app.py"]

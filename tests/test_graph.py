@@ -396,6 +396,74 @@ def test_personalized_pagerank(graph: CodeGraph) -> None:
     assert graph.personalized_pagerank({"not/a/node": 1.0}) == {}
 
 
+def _reference_ppr(graph: CodeGraph, seeds: dict[str, float], weights: dict[str, float], max_nodes: int,
+                   alpha: float = 0.85, hops: int = 2) -> dict[str, float]:
+    """The walk written plainly over networkx edges (as before the sparse matrix), to compare with."""
+    import numpy as np
+
+    from repo_rag.graph import DEFAULT_PPR_WEIGHTS
+
+    w_of = {**DEFAULT_PPR_WEIGHTS, **weights}
+    g = graph.g
+    chosen = dict.fromkeys(sorted(seeds, key=lambda n: (-seeds[n], n)))
+    frontier = list(chosen)
+    for _ in range(hops):
+        strength: dict[str, float] = {}
+        for node in frontier:
+            incident = [(v, k, d) for _, v, k, d in g.out_edges(node, keys=True, data=True)]
+            incident += [(u, k, d) for u, _, k, d in g.in_edges(node, keys=True, data=True)]
+            for other, key, data in incident:
+                w = w_of.get(key, 0.0) * data["confidence"]
+                if w > 0 and other not in chosen:
+                    strength[other] = strength.get(other, 0.0) + w
+        room = max_nodes - len(chosen)
+        if room <= 0 or not strength:
+            break
+        ring = sorted(strength, key=lambda n: (-strength[n], n))[:room]
+        chosen.update(dict.fromkeys(ring))
+        frontier = ring
+    nodes = list(chosen)
+    index = {n: i for i, n in enumerate(nodes)}
+    n = len(nodes)
+    adj = np.zeros((n, n))
+    for u in nodes:
+        for _, v, key, data in g.out_edges(u, keys=True, data=True):
+            w = w_of.get(key, 0.0) * data["confidence"]
+            if v in index and w > 0 and u != v:
+                adj[index[u], index[v]] += w
+                adj[index[v], index[u]] += w
+    personal = np.zeros(n)
+    for node, w in seeds.items():
+        personal[index[node]] = w
+    personal /= personal.sum()
+    out_w = adj.sum(axis=1)
+    dangling = out_w == 0
+    step = np.divide(adj, out_w[:, None], out=np.zeros_like(adj), where=~dangling[:, None])
+    rank = personal.copy()
+    for _ in range(100):
+        new = alpha * (step.T @ rank + rank[dangling].sum() * personal) + (1 - alpha) * personal
+        done = np.abs(new - rank).sum() < 1e-9
+        rank = new
+        if done:
+            break
+    return {nodes[i]: float(rank[i]) for i in range(n) if rank[i] > 0}
+
+
+@pytest.mark.parametrize("max_nodes", [3, 12, 2000])
+def test_personalized_pagerank_equals_the_plain_walk(graph: CodeGraph, max_nodes: int) -> None:
+    seeds = {"bookstore/auth.py::check_password": 2.0, "bookstore/views.py::AdminBookView.delete": 1.0,
+             "web/api.ts::BookApi": 0.5}
+    for weights in ({}, {"calls": 3.0, "contains": 0.0}):
+        got = graph.personalized_pagerank(seeds, weights, max_nodes=max_nodes)
+        want = _reference_ppr(graph, seeds, weights, max_nodes)
+        assert set(got) == set(want)
+        assert all(got[n] == pytest.approx(want[n], rel=1e-9, abs=1e-12) for n in want)
+        assert len(got) <= max_nodes
+    graph.invalidate()  # the adjacency cache is rebuilt on the next call
+    assert graph.personalized_pagerank(seeds, max_nodes=max_nodes) == pytest.approx(
+        _reference_ppr(graph, seeds, {}, max_nodes))
+
+
 # -- incremental updates --------------------------------------------------------------------------
 def _graph_state(graph: CodeGraph) -> tuple[set, dict]:
     return edge_signature(graph), {n: dict(d) for n, d in graph.g.nodes(data=True)}

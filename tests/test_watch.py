@@ -72,3 +72,63 @@ def test_changes_are_routed_to_their_repository_and_index_folders_ignored(tmp_pa
     routed = route_changes([ra, rb], {str(a / "x.py"), str(a / ".repo-rag" / "index.sqlite"), str(b / "d" / "y.go"),
                                       str(tmp_path / "elsewhere.py")})
     assert routed == {ra: {"x.py"}, rb: {"d/y.go"}}
+
+
+def _contents(repo: Repository) -> tuple[dict, list, set]:
+    """What an index holds, independent of ids: files, chunks, and graph edges."""
+    from repo_rag.graph.codegraph import edge_signature
+
+    con = repo.store.con
+    files = {r[0]: r[1:] for r in con.execute("SELECT path, size, hash, language, n_lines FROM files")}
+    chunks = sorted(con.execute("SELECT path, start_line, end_line, kind, qualname, text FROM chunks"))
+    graph = repo._ensure_loaded().graph
+    return files, chunks, edge_signature(graph) if graph is not None else set()
+
+
+def test_indexing_the_changed_paths_equals_walking_the_tree(tmp_path: Path) -> None:
+    """The watcher's path list: an edit, an add, a delete, a new secret and a new ignored file are
+    judged without a walk, and the index equals one rebuilt from scratch."""
+    root = tmp_path / "repo"
+    shutil.copytree(POLYGLOT, root)
+    cfg = load_config(root, overrides={"embed": {"enabled": False}})
+    repo = Repository(root, cfg, tmp_path / "idx")
+    repo.index()
+    (root / ".gitignore").write_text("*.log\n", encoding="utf-8")
+    assert repo.index(changed={".gitignore"}).walked  # an ignore file changed: walk everything
+
+    auth = root / "bookstore" / "auth.py"
+    auth.write_text(auth.read_text(encoding="utf-8") + "\n\ndef rotate_pepper_keys():\n    return 42\n",
+                    encoding="utf-8")
+    (root / "bookstore" / "ledger.py").write_text("def balance_sheet():\n    return 0\n", encoding="utf-8")
+    (root / "bookstore" / "reports.py").unlink()
+    (root / "bookstore" / ".env").write_text("API_TOKEN=abc\n", encoding="utf-8")
+    (root / "bookstore" / "debug.log").write_text("def logged():\n    pass\n", encoding="utf-8")
+    (root / "README.md").write_bytes(b"now a binary file \x00\x01\n")  # indexed before, skipped now
+    changed = {"bookstore/auth.py", "bookstore/ledger.py", "bookstore/reports.py", "bookstore/.env",
+               "bookstore/debug.log", "README.md"}
+    report = repo.index(changed=changed)
+    assert not report.walked
+    assert (report.files_parsed, report.files_removed) == (2, 2)
+    assert report.files_unchanged == report.files_seen - 2
+
+    fresh = Repository(root, cfg, tmp_path / "fresh")
+    fresh.index()
+    try:
+        assert _contents(repo) == _contents(fresh)
+        assert {"bookstore/.env", "bookstore/debug.log", "bookstore/reports.py", "README.md"}.isdisjoint(
+            _contents(repo)[0])
+    finally:
+        fresh.close()
+        repo.close()
+
+
+def test_a_vanished_directory_makes_the_changed_run_walk(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(POLYGLOT, root)
+    repo = Repository(root, load_config(root, overrides={"embed": {"enabled": False}}), tmp_path / "idx")
+    repo.index()
+    shutil.rmtree(root / "bookstore")
+    report = repo.index(changed={"bookstore"})  # 'rm -r' may arrive as the directory alone
+    assert report.walked
+    assert not any(p.startswith("bookstore/") for p in repo.store.files())
+    repo.close()

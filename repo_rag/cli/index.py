@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
 
 from repo_rag.indexers.discover import format_report
 
 from ..indexer import Indexer
 from ..progress import IndexProgress
-from .common import add_common_args, load_cli_config
+from .common import CliError, add_common_args, load_cli_config
 
 
 def add_parser(subparsers) -> None:
@@ -18,9 +20,25 @@ def add_parser(subparsers) -> None:
     p.add_argument("--dry-run", action="store_true", help="list what would be indexed and why files are skipped")
     p.add_argument("--no-dense", action="store_true", help="skip embeddings (lexical + graph only)")
     p.add_argument("--dense-scope", choices=["all", "non-test"], help="which chunks get embeddings")
+    p.add_argument("--changed", nargs="+", metavar="PATH",
+                   help="only these paths changed (e.g. `git diff --name-only`): classify them instead of walking "
+                        "the whole tree; an ignore file or directory among them still walks everything")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def _changed_paths(indexer: Indexer, paths: list[str]) -> set[str]:
+    """Repo-relative POSIX paths; a path outside the repository is an error, not ignored."""
+    out = set()
+    for raw in paths:
+        absolute = os.path.abspath(raw)  # the last component is not resolved: a changed symlink is itself
+        path = Path(os.path.realpath(os.path.dirname(absolute))) / os.path.basename(absolute)
+        if not path.is_relative_to(indexer.repo):
+            raise CliError(f"--changed path is outside the repository {indexer.repo}: {raw}")
+        if path != indexer.repo:
+            out.add(path.relative_to(indexer.repo).as_posix())
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,8 +52,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(format_report(indexer.discover()))
         return 0
+    changed = _changed_paths(indexer, args.changed) if args.changed else None
     with IndexProgress(enabled=not args.quiet) as progress:
-        report = indexer.run(progress)
+        report = indexer.run(progress, changed=changed)
     if args.json:
         from dataclasses import asdict
 

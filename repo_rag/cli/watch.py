@@ -7,10 +7,12 @@ checkout`` touching hundreds of files arrives as one batch, closed once no event
 1. events under an index folder, and what ``watchfiles`` ignores by default (``.git``,
    ``__pycache__``, ``node_modules``, editor swap files, ...), are dropped;
 2. each remaining event goes to the watched repository whose root holds it;
-3. each touched repository gets one incremental :meth:`Repository.index` run. Unchanged files are
-   skipped by size and mtime, so only the changed, added and removed files are parsed, embedded and
-   re-linked in the graph; the indexer's own rules (ignore files, secrets, size limits) apply as in
-   ``repo-rag index``.
+3. each touched repository gets one incremental :meth:`Repository.index` run given the changed
+   paths: only they are classified (no walk of the whole tree), by the indexer's own rules (ignore
+   files, secrets, size limits) as in ``repo-rag index``; a changed ignore file, or a directory
+   that appeared or vanished, makes that run walk the whole tree. Only the changed, added and
+   removed files are parsed, embedded and re-linked in the graph, and the encoder stays loaded
+   between runs.
 
 A failed run is reported and the watch goes on; the previous index stays usable (the indexer
 commits atomically).
@@ -64,7 +66,7 @@ def watch_repositories(
         for repo, changed in route_changes(repos, {path for _, path in changes}).items():
             t0 = time.perf_counter()
             try:
-                rep = repo.index()
+                rep = repo.index(changed=changed)
             except RepoRagError as exc:
                 report(f"repo-rag: re-index of {repo.root} failed: {exc}")
                 continue

@@ -9,11 +9,12 @@ plain data (ids, attribute dicts, :class:`Related`, :class:`Edge`, :class:`Neigh
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 import networkx as nx
 import numpy as np
+import scipy.sparse as sp
 
 from .schema import (
     DEFAULT_PPR_WEIGHTS,
@@ -437,64 +438,94 @@ class CodeGraph:
         restricted to the seeds' ``hops``-hop neighbourhood (at most ``max_nodes`` nodes, strongest
         connections first), which keeps it in milliseconds on large repositories. Scores sum to 1,
         highest first.
+
+        The weighted, symmetric adjacency of the whole graph is built once per weighting (a sparse
+        matrix, kept until :meth:`invalidate`), so a query does only sparse row sums and a power
+        iteration on the neighbourhood's sub-matrix.
         """
         weights = {**DEFAULT_PPR_WEIGHTS, **(edge_weights or {})}
         seeds = {n: float(w) for n, w in seeds.items() if n in self.g and w > 0}
         if not seeds:
             return {}
-        nodes = self._ppr_nodes(seeds, weights, hops, max_nodes)
-        index = {n: i for i, n in enumerate(nodes)}
-        src: list[int] = []
-        dst: list[int] = []
-        wts: list[float] = []
-        for u in nodes:
-            i = index[u]
-            for _, v, key, data in self.g.out_edges(u, keys=True, data=True):
-                j = index.get(v)
-                w = weights.get(key, 0.0) * data["confidence"]
-                if j is not None and w > 0 and i != j:
-                    src += (i, j)
-                    dst += (j, i)
-                    wts += (w, w)
-        n = len(nodes)
+        adj = self._ppr_adjacency(weights)
+        sel = self._ppr_nodes(adj, seeds, hops, max_nodes)
+        sub = adj.matrix[sel][:, sel]
+        n = len(sel)
         personal = np.zeros(n)
-        for node, w in seeds.items():
-            personal[index[node]] = w
+        for pos, node in enumerate(adj.nodes[i] for i in sel[: len(seeds)]):
+            personal[pos] = seeds[node]
         personal /= personal.sum()
-        src_a, dst_a, w_a = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64), np.asarray(wts)
-        out_w = np.bincount(src_a, weights=w_a, minlength=n)
-        norm = w_a / out_w[src_a] if len(w_a) else w_a
+        out_w = np.asarray(sub.sum(axis=1)).ravel()
         dangling = out_w == 0
+        step = (sp.diags(np.divide(1.0, out_w, out=np.zeros(n), where=~dangling)) @ sub).T.tocsr()
         rank = personal.copy()
         for _ in range(max_iter):
-            spread = np.bincount(dst_a, weights=rank[src_a] * norm, minlength=n)
-            new = alpha * (spread + rank[dangling].sum() * personal) + (1 - alpha) * personal
+            new = alpha * (step @ rank + rank[dangling].sum() * personal) + (1 - alpha) * personal
             done = float(np.abs(new - rank).sum()) < tol
             rank = new
             if done:
                 break
         order = np.argsort(-rank, kind="stable")
-        return {nodes[i]: float(rank[i]) for i in order if rank[i] > 0}
+        return {adj.nodes[sel[i]]: float(rank[i]) for i in order if rank[i] > 0}
 
-    def _ppr_nodes(self, seeds: Mapping[str, float], weights: Mapping[str, float], hops: int,
-                   max_nodes: int) -> list[str]:
-        """Seeds plus up to ``hops`` rings of neighbours, the most strongly connected first."""
-        chosen: dict[str, None] = dict.fromkeys(sorted(seeds, key=lambda n: (-seeds[n], n)))
-        frontier = list(chosen)
+    def _ppr_adjacency(self, weights: Mapping[str, float]) -> _Adjacency:
+        """The graph as one symmetric sparse matrix of walk weights (self-loops and weight 0 dropped;
+        parallel edges add up), with each node's position in name order for tie-breaks."""
+        key = tuple(sorted(weights.items()))
+        cache = self._cache.setdefault("ppr", {})
+        if key not in cache:
+            nodes = list(self.g.nodes)
+            index = {node: i for i, node in enumerate(nodes)}
+            rows: list[int] = []
+            cols: list[int] = []
+            vals: list[float] = []
+            for u, v, kind, conf in self.g.edges(keys=True, data="confidence"):
+                w = weights.get(kind, 0.0) * conf
+                if w > 0 and u != v:
+                    i, j = index[u], index[v]
+                    rows += (i, j)
+                    cols += (j, i)
+                    vals += (w, w)
+            n = len(nodes)
+            matrix = sp.csr_matrix((np.asarray(vals, dtype=np.float64), (rows, cols)), shape=(n, n))
+            matrix.sum_duplicates()
+            name_rank = np.empty(n, dtype=np.int64)
+            name_rank[sorted(range(n), key=nodes.__getitem__)] = np.arange(n)
+            cache[key] = _Adjacency(nodes, index, matrix, name_rank)
+        return cache[key]
+
+    @staticmethod
+    def _ppr_nodes(adj: _Adjacency, seeds: Mapping[str, float], hops: int, max_nodes: int) -> np.ndarray:
+        """Seeds (strongest first) plus up to ``hops`` rings of neighbours, the most strongly
+        connected to the previous ring first (ties by node name)."""
+        chosen = [adj.index[n] for n in sorted(seeds, key=lambda n: (-seeds[n], n))]
+        taken = np.zeros(len(adj.nodes), dtype=bool)
+        taken[chosen] = True
+        frontier = np.asarray(chosen, dtype=np.int64)
         for _ in range(hops):
-            strength: dict[str, float] = defaultdict(float)
-            for node in frontier:
-                for other, key, data in _incident(self.g, node):
-                    w = weights.get(key, 0.0) * data["confidence"]
-                    if w > 0 and other not in chosen:
-                        strength[other] += w
             room = max_nodes - len(chosen)
-            if room <= 0 or not strength:
+            if room <= 0 or not len(frontier):
                 break
-            ring = sorted(strength, key=lambda n: (-strength[n], n))[:room]
-            chosen.update(dict.fromkeys(ring))
+            strength = np.asarray(adj.matrix[frontier].sum(axis=0)).ravel()
+            strength[taken] = 0.0
+            found = np.flatnonzero(strength > 0)
+            if not len(found):
+                break
+            ring = found[np.lexsort((adj.name_rank[found], -strength[found]))][:room]
+            taken[ring] = True
+            chosen.extend(ring.tolist())
             frontier = ring
-        return list(chosen)
+        return np.asarray(chosen, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Adjacency:
+    """The whole graph's walk weights for one weighting, as :meth:`CodeGraph.personalized_pagerank` uses them."""
+
+    nodes: list[str]
+    index: dict[str, int]
+    matrix: sp.csr_matrix
+    name_rank: np.ndarray
 
 
 def _edge(u: str, v: str, kind: str, data: Mapping) -> Edge:
@@ -504,13 +535,6 @@ def _edge(u: str, v: str, kind: str, data: Mapping) -> Edge:
 def _check_direction(direction: str) -> None:
     if direction not in _DIRECTIONS:
         raise ValueError(f"direction must be one of {_DIRECTIONS}, not {direction!r}")
-
-
-def _incident(g: nx.MultiDiGraph, node: str) -> Iterator[tuple[str, str, dict]]:
-    for _, v, key, data in g.out_edges(node, keys=True, data=True):
-        yield v, key, data
-    for u, _, key, data in g.in_edges(node, keys=True, data=True):
-        yield u, key, data
 
 
 def edge_signature(graph: CodeGraph) -> set[tuple[str, str, str, str, float, int, int]]:
