@@ -8,11 +8,17 @@
 Thread-safe for concurrent queries on one loaded index (one process serving many users): SQLite
 connections are per thread, FAISS searches are read-only, and the index is reloaded transparently
 when an indexer run (in this or another process) has changed it.
+
+Reloading after a few edited files (a watcher's re-index) keeps the loaded code graph for the
+moment: the edited files' chunks, text and vectors are searchable at once, while a background
+thread brings a graph up to date with them and swaps it in (until then graph links of those few
+files are the previous ones). Any larger change loads the graph before the next query is answered.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,6 +56,8 @@ class Repository:
         self._retriever: HybridRetriever | None = None
         self._stamp: tuple | None = None
         self._graph = None
+        self._graph_thread: threading.Thread | None = None
+        self.graph_refreshes = 0  # graphs swapped in by the background refresh (for tests and benchmarks)
         self._reranker = None
         self._files: FileGate | None = None
         self._answerer: Answerer | None = None
@@ -142,7 +150,37 @@ class Repository:
             return self._retriever
 
     def _load_graph(self):
+        """(Under ``_lock``.) The graph for the new index state; see the module docstring."""
+        pending = json.loads(self._store.get_manifest().get("graph_pending", "[]"))
+        if self._graph is not None and 0 < len(pending) <= Indexer.DEFERRED_GRAPH_FILES:
+            if self._graph_thread is None or not self._graph_thread.is_alive():
+                self._graph_thread = threading.Thread(target=self._refresh_graph, name="repo-rag-graph", daemon=True)
+                self._graph_thread.start()
+            return self._graph
         return load_current_graph(self.layout, self._store)
+
+    def _refresh_graph(self) -> None:
+        """Build the current graph off the query path and swap it in, unless the index changed meanwhile
+        (then build again). A failure keeps the previous graph; the next full load reports it."""
+        while True:
+            with self._lock:
+                store, stamp = self._store, self._current_stamp()
+            if store is None:
+                return
+            try:
+                graph = load_current_graph(self.layout, store)
+                if graph is not None:
+                    graph.prepare()
+            except Exception:  # a background refresh must not take the server down
+                return
+            with self._lock:
+                if self._current_stamp() != stamp:
+                    continue
+                if self._retriever is not None and self._stamp == stamp:
+                    self._graph = graph
+                    self._retriever.graph = graph
+                    self.graph_refreshes += 1
+                return
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -177,6 +215,9 @@ class Repository:
         to report (with its fix), so nothing here can stop a server from starting."""
 
         def warm() -> None:
+            with contextlib.suppress(Exception):
+                if self.is_indexed and self.graph is not None:
+                    self.graph.prepare()  # PageRank's adjacency: not on the first question's clock
             with contextlib.suppress(Exception):
                 self.warm()
 

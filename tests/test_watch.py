@@ -132,3 +132,35 @@ def test_a_vanished_directory_makes_the_changed_run_walk(tmp_path: Path) -> None
     assert report.walked
     assert not any(p.startswith("bookstore/") for p in repo.store.files())
     repo.close()
+
+
+def test_a_served_repository_keeps_answering_while_its_graph_catches_up(tmp_path: Path) -> None:
+    """After a watcher's small re-index the new text is searchable at once; the graph follows in the
+    background and is swapped in whole (never edited under a running query)."""
+    root = tmp_path / "repo"
+    shutil.copytree(POLYGLOT, root)
+    repo = Repository(root, load_config(root, overrides={"embed": {"enabled": False}}), tmp_path / "idx")
+    repo.index()
+    before = repo.graph
+    assert before is not None and repo.search("check_password").hits
+    auth = root / "bookstore" / "auth.py"
+    auth.write_text(auth.read_text(encoding="utf-8") + "\n\ndef audit_login(password, encoded):\n"
+                    "    return check_password(password, encoded)\n", encoding="utf-8")
+    repo.index(changed={"bookstore/auth.py"})
+    hits = repo.search("audit_login", k=3).hits  # the reload does not wait for the graph
+    assert hits[0].symbol == "audit_login"
+    repo._graph_thread.join(timeout=60)
+    assert repo.graph_refreshes == 1
+    assert repo.graph is not before and repo.retriever.graph is repo.graph
+    [target] = [n for n in repo.graph.find("check_password") if n.startswith("bookstore/auth.py")]
+    assert "audit_login" in {r.qualname for r in repo.graph.callers(target)}
+    assert "audit_login" not in {r.qualname for r in before.callers(target)}  # the old one was not edited
+
+    for i in range(25):  # more files than a deferred graph update covers: loaded before answering
+        (root / "bookstore" / f"gen_{i}.py").write_text(f"def gen_{i}():\n    return audit_login('', '')\n",
+                                                        encoding="utf-8")
+    repo.index(changed={f"bookstore/gen_{i}.py" for i in range(25)})
+    graph = repo.graph
+    [user] = [n for n in graph.find("audit_login") if n.startswith("bookstore/auth.py")]
+    assert len(graph.callers(user)) == 25 and repo.graph_refreshes == 1
+    repo.close()

@@ -119,6 +119,13 @@ class CodeGraph:
         """Forget lookup indexes after the graph was changed."""
         self._cache = {}
 
+    def prepare(self) -> CodeGraph:
+        """Build the lookup indexes and the PageRank adjacency now rather than on the first query."""
+        self._by_name()
+        self.nodes_by_path()
+        self._ppr_adjacency(DEFAULT_PPR_WEIGHTS)
+        return self
+
     def number_of_nodes(self) -> int:
         return self.g.number_of_nodes()
 
