@@ -28,8 +28,7 @@ from repo_rag.indexers.testpaths import is_test_path
 from .config import ConfigError, SearchConfig
 from .embed import Embedder
 from .fuse import Ranked, rrf
-from .graph import NODE_DIR  # the name only: the graph package loads networkx when a graph is loaded
-from .graph.explain import explain_link
+from .graph_channels import graph_channel, uses_channel
 from .hits import SearchHit, SearchResult
 from .lexical import lexical_search
 from .query import QueryAnalysis, analyze_query
@@ -69,9 +68,6 @@ SYMBOL_HITS_PER_NAME = 8  # definitions kept per looked-up name
 PATH_CHUNKS_PER_FILE = 3  # chunks a path anchor contributes from its file
 STEM_MIN_CHARS = 5  # file-name anchors: shorter stems ('util', 'base') are too generic
 STEM_MAX_FILES = 2  # a stem shared by more files is not an anchor
-GRAPH_SEEDS = 10  # fused hits that seed personalised PageRank
-GRAPH_MAX_NODES = 2000  # PageRank neighbourhood bound: keeps PPR in tens of ms on Django
-GRAPH_MAX_HITS = 40  # graph-channel candidates, like another channel's pool
 FILE_POOL_MIN, FILE_POOL_PER_K = 100, 10  # chunk hits gathered to rank k files
 FILE_EXTRA_EVIDENCE = 0.25  # rrf ranking only: a file's further hits (2nd-4th) add this fraction of their scores
 FILE_EXTRA_HITS = 3
@@ -242,45 +238,6 @@ class HybridRetriever:
             self._files_cache = (stamp, dict(by_name))
         return self._files_cache[1]
 
-    def _graph_channel(
-        self, fused: list[tuple[int, float]], chunks: dict[int, StoredChunk], n_seeds: int = GRAPH_SEEDS
-    ) -> Ranked | None:
-        if self.graph is None:
-            return None
-        seeds: dict[str, float] = {}
-        seed_names: dict[str, str] = {}
-        for cid, score in fused[:n_seeds]:
-            c = chunks.get(cid)
-            if c is None:
-                continue
-            node = self.graph.node_for_chunk(c.path, c.qualname)
-            if node is not None:
-                seeds[node] = seeds.get(node, 0.0) + score
-                seed_names[node] = c.qualname if c.qualname != "<module>" else c.path
-        if not seeds:
-            return None
-        # edge weights: the graph's DEFAULT_PPR_WEIGHTS (repo_rag/graph/schema.py says why each)
-        pr = self.graph.personalized_pagerank(seeds, max_nodes=GRAPH_MAX_NODES)
-        ranked = Ranked("graph", self.cfg.graph_weight)
-        seen: set[int] = set()
-        for node, score in pr.items():  # highest first
-            if node in seeds:
-                continue
-            data = self.graph.attrs(node)
-            if data["type"] == NODE_DIR:
-                continue
-            qual = data["qualname"] or "<module>"
-            cid = self.store.chunk_at(data["path"], qual, data["start_line"] if data["qualname"] else 0)
-            if cid is None or cid in seen:
-                continue
-            seen.add(cid)
-            why, edge = explain_link(self.graph, node, seed_names)
-            ranked.items.append((cid, score, f"graph: {why}"))
-            ranked.tags[cid] = edge
-            if len(ranked.items) >= GRAPH_MAX_HITS:
-                break
-        return ranked
-
     # -- search ------------------------------------------------------------------------------
     def search(
         self,
@@ -352,9 +309,10 @@ class HybridRetriever:
         chunks = self.store.chunks_by_ids([cid for cid, _ in fused[: pool * 2]])
         if "graph" in channels and self.cfg.graph and self.graph is not None:
             t = time.perf_counter()
-            graph = self._graph_channel(fused, chunks)
-            if graph is not None and graph.items:
-                lists.append(graph)
+            found = [r for r in (graph_channel(self.graph, self.store, fused, chunks, self.cfg.graph_weight),
+                                 uses_channel(self.graph, self.store, qa, self.cfg.graph_weight)) if r and r.items]
+            if found:
+                lists.extend(found)
                 scores, reasons = rrf(lists, self.cfg.rrf_k)
                 fused = sorted(scores.items(), key=lambda kv: -kv[1])
                 chunks.update(self.store.chunks_by_ids([cid for cid, _ in fused[: pool * 2] if cid not in chunks]))

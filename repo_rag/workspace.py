@@ -58,6 +58,14 @@ class Workspace:
         hits = [hit for _, _, hit in merged[:limit]]
         return SearchResult(query, hits, {"total_ms": round((time.perf_counter() - t0) * 1000, 1)}, notes)
 
+    def route(self, question: str) -> str:
+        """The name of the repository that answers ``question`` best: the one holding the top hit of
+        :meth:`search` (scores compare across repositories, see the module docstring). An answer comes
+        from one repository; a question about two gets the stronger one, and the other is one
+        ``search`` away."""
+        hits = self.search(question, k=1).hits
+        return hits[0].repo if hits else next(iter(self.repos))
+
     def close(self) -> None:
         for repo in self.repos.values():
             repo.close()

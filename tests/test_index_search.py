@@ -302,3 +302,45 @@ def test_cli_index_dry_run_lists_reasons(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "secret" in r.stdout and "python" in r.stdout
     assert not (repo_dir / ".repo-rag").exists(), "dry run writes nothing"
+
+
+def test_cli_index_changed_paths(tmp_path: Path) -> None:
+    """`repo-rag index . --changed A B` (e.g. from `git diff --name-only`): relative to the working
+    directory, no walk; a path outside the repository is an error."""
+    repo_dir = tmp_path / "repo"
+    shutil.copytree(POLYGLOT, repo_dir)
+    common = ["--index-dir", str(tmp_path / "idx"), "--no-dense", "-q", "--json"]
+    assert _cli("index", str(repo_dir), *common).returncode == 0
+    (repo_dir / "bookstore" / "ledger.py").write_text("def balance_sheet():\n    return 0\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "repo_rag.cli", "index", ".", *common, "--changed",
+                        "bookstore/ledger.py", "bookstore/auth.py"], capture_output=True, text=True, cwd=repo_dir)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert (report["walked"], report["files_parsed"]) == (False, 1)
+    r = _cli("index", str(repo_dir), *common, "--changed", str(tmp_path / "elsewhere.py"))
+    assert r.returncode == 2 and "outside the repository" in r.stderr
+
+
+def test_users_of_a_named_definition_are_candidates(polyglot_repo: Repository) -> None:
+    """"What calls X" asks for X's callers: the uses channel proposes them, with the call site."""
+    from repo_rag.graph_channels import uses_channel
+    from repo_rag.query import analyze_query
+
+    retriever = polyglot_repo.retriever
+    uses = uses_channel(polyglot_repo.graph, polyglot_repo.store, analyze_query("what calls check_password?"), 1.0)
+    assert uses is not None
+    chunks = polyglot_repo.store.chunks_by_ids([cid for cid, _, _ in uses.items])
+    users = {(chunks[cid].path, chunks[cid].qualname): why for cid, _, why in uses.items}
+    assert users.get(("bookstore/views.py", "AdminBookView.delete")) == \
+        "graph: calls check_password at bookstore/views.py:47"
+    assert uses.tags  # the edge kind travels to the ranker's features
+    assert ("bookstore/auth.py", "check_password") not in users  # the callee is not its own user
+    # the candidate pool the ranker scores holds the callers, flagged as such
+    c = retriever.candidates("what calls check_password?")
+    login = next(cid for cid in c.pool.ids if c.pool.chunks[cid].qualname == "AdminBookView.delete")
+    assert c.pool.uses[login] >= 1
+    from repo_rag.rank.features import FEATURES
+
+    row = c.pool.ids.index(login)
+    assert c.features[row, FEATURES.index("uses_rank")] > 0
+    assert c.features[row, FEATURES.index("q_about_use")] == 1.0

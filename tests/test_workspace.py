@@ -71,3 +71,19 @@ def test_cli_search_several_repos(two) -> None:
     r = subprocess.run([sys.executable, "-m", "repo_rag.cli", "search", "x", "--repo", str(shop.root), "--repo",
                         str(store.root), "--index-dir", "/tmp/nowhere"], capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "take one --repo" in r.stderr
+
+
+def test_a_question_goes_to_the_repository_that_answers_it(two) -> None:
+    """`Workspace.route` and the MCP `ask` without `repo`: the answer comes from the best-matching repository."""
+    from repo_rag.cli.mcp import RepoTools
+
+    shop, store, _ = two
+    ws = Workspace([shop, store])
+    assert ws.route("where is password validation") == "shop"
+    assert ws.route("how does the Go server save a book") == "store"
+    tools = RepoTools([shop, store])
+    answer = tools.ask("how does the Go server save a book")
+    assert (answer["repo"], answer["routed"]) == ("store", True)
+    assert answer["citations"] and all(c["path"].startswith(("go/", "ruby/")) for c in answer["citations"])
+    pinned = tools.ask("how does the Go server save a book", repo="shop")  # an explicit repo is obeyed
+    assert (pinned["repo"], pinned["routed"]) == ("shop", False)

@@ -124,8 +124,17 @@ class RepoTools:
                 "code": "\n".join(lines)}
 
     def ask(self, question: str, repo: str | None = None) -> dict[str, Any]:
-        _, r = self._indexed(repo)
-        return r.ask(question).to_dict()
+        """Answer from ``repo``; without one (and several served), from the repository whose best hit
+        is strongest (``Workspace.route``), named in the result."""
+        routed = not repo and len(self.repos) > 1
+        if routed:
+            indexed = [r for r in self.repos.values() if r.is_indexed]
+            if not indexed:
+                raise ValueError("no served repository has an index yet: run `repo-rag index PATH`")
+            ws = Workspace(indexed)
+            repo = next(n for n, r in self.repos.items() if r is ws.repos[ws.route(question)])
+        name, r = self._indexed(repo)
+        return {"repo": name, "routed": routed, **r.ask(question).to_dict()}
 
 
 def build_server(tools: RepoTools):
@@ -172,7 +181,8 @@ def build_server(tools: RepoTools):
     @server.tool()
     def ask(question: str, repo: str | None = None) -> dict[str, Any]:
         """A grounded answer: the locations that answer the question (with summaries and callers, or the
-        graph answer for "what calls X"), plus a model's checked explanation when one is configured."""
+        graph answer for "what calls X"), plus a model's checked explanation when one is configured.
+        Without `repo`, the repository whose code matches the question best answers (named in `repo`)."""
         return guarded(lambda: tools.ask(question, repo))
 
     return server

@@ -12,14 +12,16 @@ A candidate is a chunk proposed by at least one channel. Its row says, in this o
    (``stem_idf``: "where" matching ``sql/where.py`` weighs little) and how many files share the
    stem; the share of the query's words found in the path;
 5. graph: personalised PageRank mass relative to the best, inverse rank, the edge type that ties
-   it to a seed;
+   it to a seed; inverse rank among the users (callers, referrers, subclasses) of a definition the
+   query names (the ``uses`` channel: the answer to "what calls X");
 6. fusion: the reciprocal-rank-fusion score of the channels (the old ranking, as one feature);
 7. chunk: kind, test / example / vendored flags, size, continuation part (not "has a docstring":
    the mined training queries come from docstrings blanked in the index, so that flag would tell
    the model which chunk is the answer);
 8. file: how many of the file's chunks are candidates, the file's best dense cosine and best
    lexical rank;
-9. query: long issue text or short question, words, code names, asks for tests / docs.
+9. query: long issue text or short question, words, code names, asks for tests / docs, asks
+   about use ("what calls", "who uses", "where is it invoked").
 
 Absent signals are 0 (every ranked signal is an inverse rank or a non-negative score), so a model
 sees "not proposed" and "proposed last" as different things.
@@ -45,12 +47,13 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "dense": ("dense_cos", "dense_gap", "dense_rank"),
     "symbol": ("symbol_exact", "symbol_idf", "name_overlap"),
     "path": ("path_named", "frame_hit", "stem_match", "stem_idf", "stem_files", "path_overlap"),
-    "graph": ("graph_score", "graph_rank", "graph_calls", "graph_inherits", "graph_contains", "graph_other"),
+    "graph": ("graph_score", "graph_rank", "graph_calls", "graph_inherits", "graph_contains", "graph_other",
+              "uses_rank"),
     "fusion": ("rrf",),
     "chunk": ("kind_function", "kind_method", "kind_class", "kind_module", "kind_doc", "is_test", "is_example",
               "is_vendor", "log_lines", "is_part"),
     "file": ("file_candidates", "file_best_dense", "file_best_lex_rank"),
-    "query": ("q_long", "q_words", "q_names", "q_wants_tests", "q_wants_docs"),
+    "query": ("q_long", "q_words", "q_names", "q_wants_tests", "q_wants_docs", "q_about_use"),
 }
 FEATURES: tuple[str, ...] = tuple(f for group in FEATURE_GROUPS.values() for f in group)
 _INDEX = {name: i for i, name in enumerate(FEATURES)}
@@ -58,6 +61,8 @@ _INDEX = {name: i for i, name in enumerate(FEATURES)}
 TEST_WORDS = frozenset({"test", "tests", "testing", "tested", "unittest", "pytest", "spec", "specs", "fixture",
                         "fixtures"})
 DOC_WORDS = frozenset({"doc", "docs", "documentation", "documented", "readme", "guide", "tutorial", "changelog"})
+USE_WORDS = frozenset({"call", "calls", "called", "caller", "callers", "calling", "invoke", "invokes", "invoked",
+                       "uses", "used", "user", "users"})
 _EXAMPLE_DIRS = frozenset({"example", "examples", "demo", "demos", "sample", "samples", "docs", "doc", "benchmarks",
                            "bench"})
 _VENDOR_DIRS = frozenset({"vendor", "vendored", "third_party", "thirdparty", "node_modules", "dist", "build",
@@ -90,6 +95,7 @@ class CandidatePool:
     path: dict[int, str] = field(default_factory=dict)  # id -> why: path | traceback | module | file name
     frame_hit: set[int] = field(default_factory=set)  # ids whose lines hold a traceback frame
     graph: dict[int, tuple[int, float, str]] = field(default_factory=dict)  # id -> (rank, mass, edge type)
+    uses: dict[int, int] = field(default_factory=dict)  # id -> rank among users of a query-named definition
     rrf: dict[int, float] = field(default_factory=dict)
 
 
@@ -138,6 +144,7 @@ def candidate_features(pool: CandidatePool, qa: QueryAnalysis, stats: RepoStats)
     query_row = {
         "q_long": float(qa.is_long), "q_words": math.log1p(len(q_words)), "q_names": math.log1p(len(qa.names)),
         "q_wants_tests": float(bool(q_words & TEST_WORDS)), "q_wants_docs": float(bool(q_words & DOC_WORDS)),
+        "q_about_use": float(bool(q_words & USE_WORDS)),
     }
     for row, cid in enumerate(pool.ids):
         c = pool.chunks.get(cid)
@@ -156,6 +163,7 @@ def candidate_features(pool: CandidatePool, qa: QueryAnalysis, stats: RepoStats)
             f["graph_rank"], f["graph_score"] = _inverse(graph[0]), graph[1] / best_graph
             edge = {"calls": "graph_calls", "inherits": "graph_inherits", "contains": "graph_contains"}
             f[edge.get(graph[2], "graph_other")] = 1.0
+        f["uses_rank"] = _inverse(pool.uses.get(cid))
         f["rrf"] = pool.rrf.get(cid, 0.0) / best_rrf
         f["path_named"] = float(pool.path.get(cid) in ("path", "traceback", "module"))
         f["frame_hit"] = float(cid in pool.frame_hit)

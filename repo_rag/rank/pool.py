@@ -32,6 +32,8 @@ def pool_from_channels(
         elif ranked.channel == "path":
             pool.path = {cid: tag.split(":", 1)[0] for cid, tag in ranked.tags.items()}
             pool.frame_hit = {cid for cid, tag in ranked.tags.items() if tag.endswith(":hit")}
+        elif ranked.channel == "uses":
+            pool.uses = {cid: rank for rank, (cid, _, _) in enumerate(ranked.items, 1)}
         elif ranked.channel == "graph":
             pool.graph = {cid: (rank, score, ranked.tags.get(cid, ""))
                           for rank, (cid, score, _) in enumerate(ranked.items, 1)}
