@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,8 @@ from .vectors import VectorIndex
 
 if TYPE_CHECKING:  # the answer pipeline imports LlamaIndex: loaded on the first ask(), not with the package
     from .answer import Answerer
+
+GRAPH_REFRESH_QUIET_S = 1.0  # the index must not change for this long before the graph is rebuilt
 
 # Kept under its old name for library users: a refused file read (outside, secret, not indexed).
 PathOutsideRepoError = FileAccessError
@@ -161,12 +164,19 @@ class Repository:
 
     def _refresh_graph(self) -> None:
         """Build the current graph off the query path and swap it in, unless the index changed meanwhile
-        (then build again). A failure keeps the previous graph; the next full load reports it."""
+        (then build again). It starts once the index has been quiet for :data:`GRAPH_REFRESH_QUIET_S`:
+        building holds the interpreter lock for seconds, which must not slow the re-index that is still
+        embedding, nor the searches that follow a save. A failure keeps the previous graph; the next
+        full load reports it."""
         while True:
             with self._lock:
                 store, stamp = self._store, self._current_stamp()
             if store is None:
                 return
+            time.sleep(GRAPH_REFRESH_QUIET_S)
+            with self._lock:
+                if self._current_stamp() != stamp:
+                    continue
             try:
                 graph = load_current_graph(self.layout, store)
                 if graph is not None:

@@ -70,8 +70,10 @@ def watch_repositories(
             except RepoRagError as exc:
                 report(f"repo-rag: re-index of {repo.root} failed: {exc}")
                 continue
+            stages = ", ".join(f"{k} {v:.2f}" for k, v in rep.seconds.items() if k != "total")
             report(f"re-indexed {repo.root.name}: {len(changed)} changed path(s), {rep.files_parsed} parsed, "
-                   f"{rep.files_removed} removed in {time.perf_counter() - t0:.1f} s")
+                   f"{rep.files_removed} removed in {time.perf_counter() - t0:.1f} s "
+                   f"({'walked the tree' if rep.walked else 'changed paths only'}; {stages})")
 
 
 def watch_in_background(repos: list[Repository], debounce_ms: int = DEBOUNCE_MS) -> threading.Thread:
