@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from repo_rag.indexers.model import Chunk
 
-from .store import Store
+from .store import Store, StoredChunk
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -159,13 +159,15 @@ def lexical_search(
     rows = store.fts_search(match, k, weights)
     if not rows:
         return [], qt
-    chunks = store.chunks_by_ids(r[0] for r in rows[:explain])
+    chunks = store.chunks_by_ids(r[0] for r in rows[:explain]) if explain else {}
     hits = []
     for cid, score in rows:
         ch = chunks.get(cid)
-        terms: tuple[str, ...] = ()
-        if ch is not None:
-            present = set(tokenize(f"{ch.path} {ch.qualname} {ch.signature} {ch.docstring} {ch.text}"))
-            terms = tuple(t for t in qt.terms if t in present)
-        hits.append(LexicalHit(cid, float(score), terms))
+        hits.append(LexicalHit(cid, float(score), matched_terms(ch, qt.terms) if ch is not None else ()))
     return hits, qt
+
+
+def matched_terms(chunk: Chunk | StoredChunk, terms: tuple[str, ...]) -> tuple[str, ...]:
+    """Which of the query ``terms`` occur in ``chunk`` (its path, name, signature, docstring or text)."""
+    present = set(tokenize(f"{chunk.path} {chunk.qualname} {chunk.signature} {chunk.docstring} {chunk.text}"))
+    return tuple(t for t in terms if t in present)

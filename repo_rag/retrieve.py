@@ -30,7 +30,7 @@ from .embed import Embedder
 from .fuse import Ranked, rrf
 from .graph_channels import graph_channel, uses_channel
 from .hits import SearchHit, SearchResult
-from .lexical import lexical_search
+from .lexical import lexical_search, matched_terms
 from .query import QueryAnalysis, analyze_query
 from .rank import CandidatePool, LearnedRanker, RankerError, RepoStats, candidate_features, load_default_ranker
 from .rank.pool import pool_from_channels, repo_stats
@@ -96,6 +96,7 @@ class _Gathered:
     qvec: np.ndarray | None
     timings: dict[str, float]
     notes: list[str]
+    lexical_terms: tuple[str, ...] = ()  # what the lexical channel searched for
 
 
 @dataclass
@@ -132,16 +133,17 @@ class HybridRetriever:
         self._stats_cache: tuple[str, RepoStats] | None = None
 
     # -- channels ----------------------------------------------------------------------------
-    def _lexical(self, query: str, qa: QueryAnalysis, k: int) -> Ranked:
+    def _lexical(self, query: str, qa: QueryAnalysis, k: int) -> tuple[Ranked, tuple[str, ...]]:
+        """The bm25 list, and the query terms it searched for (named in the reasons of returned hits)."""
         extra = {}
         for name in qa.names[:EXTRA_TERMS_FROM_NAMES]:
             extra[name.lower()] = 1.0
         max_terms = LEXICAL_TERMS_LONG if qa.is_long else LEXICAL_TERMS_SHORT
-        hits, _ = lexical_search(self.store, query, k=k, max_terms=max_terms, extra_terms=extra)
+        # which terms each hit matched is worked out for the returned hits only (_explain_lexical)
+        hits, qt = lexical_search(self.store, query, k=k, max_terms=max_terms, extra_terms=extra, explain=0)
         ranked = Ranked("lexical", self.cfg.lexical_weight)
-        for h in hits:
-            ranked.items.append((h.chunk_id, h.score, f"lexical: {', '.join(h.terms[:6])}" if h.terms else "lexical"))
-        return ranked
+        ranked.items = [(h.chunk_id, h.score, LEXICAL_REASON) for h in hits]
+        return ranked, qt.terms
 
     def _dense(self, query: str, k: int) -> tuple[Ranked, np.ndarray] | None:
         if self.embedder is None or self.vectors is None or not len(self.vectors):
@@ -274,6 +276,7 @@ class HybridRetriever:
             fused = self._rerank(query, fused, g.chunks, g.reasons)
             g.timings["rerank_ms"] = (time.perf_counter() - t) * 1000
         hits = _diversified(fused, g.chunks, g.reasons, k, per_file)
+        _explain_lexical(hits, g)
         g.timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return SearchResult(query=query, hits=hits, timings=g.timings, notes=g.notes)
 
@@ -286,8 +289,10 @@ class HybridRetriever:
         pool = max(POOL_MIN, k * POOL_PER_K)
         lists: list[Ranked] = []
         qvec = None
+        lexical_terms: tuple[str, ...] = ()
         if "lexical" in channels:
-            lists.append(self._lexical(query, qa, pool))
+            lexical, lexical_terms = self._lexical(query, qa, pool)
+            lists.append(lexical)
             timings["lexical_ms"] = (time.perf_counter() - t0) * 1000
         if "dense" in channels:
             t = time.perf_counter()
@@ -317,7 +322,7 @@ class HybridRetriever:
                 fused = sorted(scores.items(), key=lambda kv: -kv[1])
                 chunks.update(self.store.chunks_by_ids([cid for cid, _ in fused[: pool * 2] if cid not in chunks]))
             timings["graph_ms"] = (time.perf_counter() - t) * 1000
-        return _Gathered(qa, lists, fused, reasons, chunks, qvec, timings, notes)
+        return _Gathered(qa, lists, fused, reasons, chunks, qvec, timings, notes, lexical_terms)
 
     # -- learned ranking ---------------------------------------------------------------------
     def ranker(self) -> LearnedRanker | None:
@@ -423,6 +428,19 @@ class HybridRetriever:
             files.append(FileHit(path, s[0] + extra * sum(s[1 : 1 + FILE_EXTRA_HITS]), hs[0]))
         files.sort(key=lambda f: -f.score)
         return files[:k]
+
+
+LEXICAL_REASON = "lexical"
+LEXICAL_EXPLAINED = 40  # hits whose matched terms are listed (tokenising every chunk would cost more than bm25)
+
+
+def _explain_lexical(hits: list[SearchHit], g: _Gathered) -> None:
+    """Replace the bare lexical reason of the first returned hits by the query terms they match."""
+    for hit in hits[:LEXICAL_EXPLAINED]:
+        if LEXICAL_REASON in hit.reasons and hit.chunk_id in g.chunks:
+            found = matched_terms(g.chunks[hit.chunk_id], g.lexical_terms)
+            if found:
+                hit.reasons[hit.reasons.index(LEXICAL_REASON)] = f"lexical: {', '.join(found[:6])}"
 
 
 def _hit(c: StoredChunk, score: float, reasons: list[str]) -> SearchHit:

@@ -61,7 +61,7 @@ def test_hits_are_symbol_level_with_reasons(polyglot_repo: Repository) -> None:
     assert top.symbol and top.start_line >= 1 and top.end_line >= top.start_line
     lines = (polyglot_repo.root / top.path).read_text().splitlines()
     assert top.text.splitlines()[0].strip() in "\n".join(lines[top.start_line - 1 : top.end_line])
-    assert any(r.startswith("lexical") for r in top.reasons)
+    assert any(r.startswith("lexical: ") and "password" in r for r in top.reasons)  # the terms it matched
     assert any(r.startswith("dense") for r in top.reasons)
     assert result.notes == []
 

@@ -464,10 +464,14 @@ class CodeGraph:
         personal /= personal.sum()
         out_w = np.asarray(sub.sum(axis=1)).ravel()
         dangling = out_w == 0
-        step = (sp.diags(np.divide(1.0, out_w, out=np.zeros(n), where=~dangling)) @ sub).T.tocsr()
+        step = (sp.diags(np.divide(alpha, out_w, out=np.zeros(n), where=~dangling)) @ sub).T.tocsr()
+        restart, to_seeds = (1 - alpha) * personal, alpha * personal
+        any_dangling = bool(dangling.any())
         rank = personal.copy()
         for _ in range(max_iter):
-            new = alpha * (step @ rank + rank[dangling].sum() * personal) + (1 - alpha) * personal
+            new = step @ rank + restart
+            if any_dangling:  # a walk that reaches a node without edges restarts at the seeds
+                new += rank[dangling].sum() * to_seeds
             done = float(np.abs(new - rank).sum()) < tol
             rank = new
             if done:
