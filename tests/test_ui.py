@@ -919,3 +919,29 @@ def test_server_log_holds_no_repository_content(auth_server):
     assert "answered repo=polyglot backend=none" in log
     for needle in ("pbkdf2_hmac", "Hash a password with PBKDF2", "def hash_password", "PasswordValidator"):
         assert needle not in log, f"repository content {needle!r} leaked into the INFO log"
+
+
+def test_all_repositories_answers_from_the_one_that_matches(repo, tmp_path):
+    """With several repositories served, "All repositories" sends each question to the repository
+    whose code matches it best; the answer says which, and its citations open in that repository."""
+    from ui.handlers import ALL_REPOS
+
+    other = tmp_path / "shop"
+    shutil.copytree(FIXTURE / "go", other / "go")
+    shutil.copytree(FIXTURE / "ruby", other / "ruby")
+    store = Repository(other, load_config(other, overrides={"llm": {"backend": "none"}}), tmp_path / "shop-index")
+    store.index()
+    app = ChatApp([repo, store], FeedbackStore(tmp_path / "fb.sqlite"))
+    assert app.choices == ["polyglot", "shop", ALL_REPOS]
+    for question, key, prefix in (("How does the Go server save a book?", "shop", "go/"),
+                                  ("Where is the PasswordValidator class?", "polyglot", "bookstore/")):
+        history, _box, answers, _graph, _status = _respond(app, question, repo_key=ALL_REPOS)[-1]
+        final = history[-1]["content"]
+        assert f"Answered from <b>{key}</b>" in final
+        assert f"#cite?repo={key}&amp;path=" in final
+        assert answers["1"]["citations"] and all(c.startswith(prefix) for c in answers["1"]["citations"])
+    status = app.index_status(ALL_REPOS)
+    assert "polyglot" in status and "shop" in status
+    history = _respond(app, "How does the Go server save a book?", repo_key="polyglot")[-1][0]
+    assert "Answered from" not in history[-1]["content"]  # a chosen repository answers as before
+    store.close()

@@ -66,7 +66,7 @@ __all__ = [
 
 
 def _topbar(app: ChatApp) -> gr.Dropdown:
-    keys = list(app.served)
+    keys = app.choices
     with gr.Row(elem_id="topbar", equal_height=True):
         gr.HTML(
             '<div class="brand"><span class="logo">⌘</span><div><div class="title">repo-rag</div>'

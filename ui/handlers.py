@@ -27,13 +27,15 @@ from repo_rag.grounded import CALL_SITE_REASON
 from repo_rag.llm import BACKENDS
 from repo_rag.query import QueryTooLongError, check_question
 from repo_rag.repository import Repository, repository_names
+from repo_rag.workspace import Workspace
 
 from .graphview import GRAPH_MAX_CITED, NO_GRAPH, most_called_function, neighbourhood, render_graph_svg
-from .render import format_answer, plain_text_html, streaming_html, thinking_html, warning_html
+from .render import format_answer, plain_text_html, routed_html, streaming_html, thinking_html, warning_html
 from .source import SourceRefused, refused_html, render_source
 from .status import index_status_html, progress_html, short_error, status_warn_html
 
 log = logging.getLogger("repo_rag.ui")
+ALL_REPOS = "All repositories"  # menu entry: each question goes to the repository that matches it best
 
 GENERIC_EXAMPLES = ["What are the main modules and what do they do?", "Where are errors handled?"]
 STREAM_INTERVAL_S = 0.08  # at most one partial-answer update per interval
@@ -96,7 +98,24 @@ class ChatApp:
             retrieval_only=first.llm.backend == "none",
         )
 
+    @property
+    def choices(self) -> list[str]:
+        """The repository menu: every served repository, then "all" when there are several."""
+        return [*self.served, ALL_REPOS] if len(self.served) > 1 else list(self.served)
+
     # -- lookups ----------
+    def route(self, question: str, repo_key: str | None) -> ServedRepo:
+        """The repository that answers: the chosen one, or with "all" the one whose best hit is
+        strongest for the question (:meth:`repo_rag.workspace.Workspace.route`)."""
+        if repo_key != ALL_REPOS:
+            return self.served_repo(repo_key)
+        indexed = [sr for sr in self.served.values() if sr.repo.is_indexed]
+        if not indexed:
+            raise SourceRefused("no repository has an index yet")
+        ws = Workspace([sr.repo for sr in indexed])
+        chosen = ws.repos[ws.route(question)]
+        return next(sr for sr in indexed if sr.repo is chosen)
+
     def served_repo(self, key: str | None) -> ServedRepo:
         sr = self.served.get(key or self.default_key)
         if sr is None:
@@ -134,8 +153,9 @@ class ChatApp:
             yield _snapshot(history), "", answers, gr.skip(), gr.skip()
             return
         try:
-            sr = self.served_repo(repo_key)
-            check_question(question, sr.repo.config.search.max_query_chars)
+            check_question(question, self.served_repo(None if repo_key == ALL_REPOS else repo_key)
+                           .repo.config.search.max_query_chars)
+            sr = self.route(question, repo_key)
         except (SourceRefused, QueryTooLongError) as exc:
             preview = question[:QUESTION_PREVIEW_CHARS] + ("…" if len(question) > QUESTION_PREVIEW_CHARS else "")
             history.append({"role": "user", "content": plain_text_html(preview)})
@@ -151,6 +171,8 @@ class ChatApp:
         if answer is None:
             return
         history[-1]["content"] = format_answer(answer, sr.key)
+        if repo_key == ALL_REPOS:
+            history[-1]["content"] = routed_html(sr.key) + history[-1]["content"]
         answers[str(len(history) - 1)] = {
             "answer_id": uuid.uuid4().hex,
             "repo": str(sr.repo.root),
@@ -255,13 +277,21 @@ class ChatApp:
 
     # -- index status and re-indexing ----------
     def index_status(self, repo_key: str | None) -> str:
+        if repo_key == ALL_REPOS:
+            return "".join(self.index_status(key) for key in self.served)
         sr = self.served_repo(repo_key)
         if sr.index_lock.locked():
             return progress_html(sr.key, sr.progress)
         return index_status_html(sr.key, sr.repo)
 
     def reindex(self, repo_key: str) -> Iterator[str]:
-        """(Re-)index the selected repository in the background, yielding status HTML with progress."""
+        """(Re-)index the selected repository in the background, yielding status HTML with progress
+        ("all": each in turn)."""
+        if repo_key == ALL_REPOS:
+            for key in self.served:
+                yield from self.reindex(key)
+            yield self.index_status(ALL_REPOS)
+            return
         sr = self.served_repo(repo_key)
         if not sr.index_lock.acquire(blocking=False):
             yield progress_html(sr.key, sr.progress)

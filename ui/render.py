@@ -133,6 +133,12 @@ def link_citations(text: str, citations: list, repo_key: str) -> str:
     return render_markdown(text, links)
 
 
+def routed_html(repo_key: str) -> str:
+    """The line above an answer asked of all repositories: which one answered."""
+    return (f'<div class="routed">Answered from <b>{html.escape(repo_key)}</b>, the repository whose code '
+            "matches the question best.</div>")
+
+
 def plain_text_html(text: str) -> str:
     """Untrusted text shown exactly as written (the user's question): escaped, whitespace kept."""
     return f'<div class="plain-text">{html.escape(text)}</div>'
