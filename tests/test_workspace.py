@@ -87,3 +87,14 @@ def test_a_question_goes_to_the_repository_that_answers_it(two) -> None:
     assert answer["citations"] and all(c["path"].startswith(("go/", "ruby/")) for c in answer["citations"])
     pinned = tools.ask("how does the Go server save a book", repo="shop")  # an explicit repo is obeyed
     assert (pinned["repo"], pinned["routed"]) == ("shop", False)
+
+
+def test_cli_ask_several_repos_answers_from_the_best_match(two) -> None:
+    shop, store, env = two
+    r = subprocess.run([sys.executable, "-m", "repo_rag.cli", "ask", "how does the Go server save a book",
+                        "--repo", str(shop.root), "--repo", str(store.root), "--llm", "none", "--json"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    answer = json.loads(r.stdout)
+    assert answer["repo"] == "store" and "answering from store" in r.stderr
+    assert answer["citations"] and all(c["path"].startswith(("go/", "ruby/")) for c in answer["citations"])

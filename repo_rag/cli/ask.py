@@ -1,5 +1,8 @@
 """`repo-rag ask`: a grounded answer streamed to the terminal, then citation checks and Sources.
 
+With several ``--repo``, the question is answered from the repository whose code matches it best
+(:meth:`repo_rag.workspace.Workspace.route`); stderr and ``--json`` name it.
+
 Exit codes: 0 answered (also when the model was unreachable and a retrieval-only answer was given,
 with a warning on stderr), 2 usage/index errors, 3 model unreachable with ``--strict``.
 """
@@ -12,7 +15,7 @@ import sys
 
 from ..config import LLM_BACKENDS as BACKENDS
 from ..errors import EXIT_UNAVAILABLE
-from .common import CliError, add_common_args, open_repository
+from .common import CliError, add_common_args, open_repository, open_workspace
 
 EXIT_LLM_UNAVAILABLE = EXIT_UNAVAILABLE  # raised as LLMUnavailableError, mapped in repo_rag.cli
 
@@ -20,7 +23,7 @@ EXIT_LLM_UNAVAILABLE = EXIT_UNAVAILABLE  # raised as LLMUnavailableError, mapped
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("ask", help="answer a question from the repository's code, with verified citations")
     p.add_argument("question", nargs="+", help="the question")
-    add_common_args(p)
+    add_common_args(p, several=True)
     p.add_argument("--json", action="store_true", help="print the answer, citations, sources and timings as JSON")
     p.add_argument("--no-stream", action="store_true", help="print the answer when complete instead of streaming")
     p.add_argument("--llm", choices=BACKENDS, help="model backend (default: llm.backend from the configuration)")
@@ -39,8 +42,19 @@ def run(args: argparse.Namespace) -> int:
     if args.top_k is not None and args.top_k < 1:
         raise CliError("-k must be at least 1")
     overrides = {"embed": {"enabled": False}} if args.no_dense else None
-    repo = open_repository(args, overrides)
     question = " ".join(args.question)
+    roots = args.repo or ["."]
+    routed = None
+    if len(roots) > 1:
+        workspace = open_workspace(args, overrides)
+        routed = workspace.route(question)
+        repo = workspace.repos.pop(routed)
+        workspace.close()  # the others
+        print(f"repo-rag: answering from {routed} (best match of {len(roots)} repositories)", file=sys.stderr,
+              flush=True)
+    else:
+        args.repo = roots[0]
+        repo = open_repository(args, overrides)
     live = not (args.json or args.no_stream)
     answer = None
     try:
@@ -67,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     if answer is None:
         raise CliError("no answer was produced")
     if args.json:
-        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        out = answer.to_dict() if routed is None else {"repo": routed, **answer.to_dict()}
+        print(json.dumps(out, indent=2, ensure_ascii=False))
     elif live:
         print("\n\n" + answer.footer)
         _print_timings(answer)

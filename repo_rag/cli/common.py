@@ -44,3 +44,13 @@ def open_repository(args: argparse.Namespace, overrides: dict | None = None):
     if not repo.is_indexed:
         raise CliError(f"no index for {repo.root}: run `repo-rag index {args.repo}` first")
     return repo
+
+
+def open_workspace(args: argparse.Namespace, overrides: dict | None = None):
+    """Several ``--repo``: a :class:`~repo_rag.workspace.Workspace` (one ranked list, hits name their repo)."""
+    from ..workspace import Workspace
+
+    if args.index_dir or getattr(args, "batch", None):
+        raise CliError("--index-dir and --batch take one --repo")
+    return Workspace([open_repository(argparse.Namespace(**{**vars(args), "repo": root}), overrides)
+                      for root in args.repo])

@@ -9,7 +9,7 @@ import sys
 import textwrap
 import time
 
-from .common import CliError, add_common_args, open_repository
+from .common import CliError, add_common_args, open_repository, open_workspace
 
 
 def add_parser(subparsers) -> None:
@@ -52,24 +52,11 @@ def format_hits(result, width: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def _open_workspace(args: argparse.Namespace, overrides: dict | None):
-    """Several ``--repo``: a :class:`~repo_rag.workspace.Workspace` (one ranked list, hits name their repo)."""
-    from ..workspace import Workspace
-
-    if args.index_dir or args.batch:
-        raise CliError("--index-dir and --batch take one --repo")
-    repos = []
-    for root in args.repo:
-        one = argparse.Namespace(**{**vars(args), "repo": root})
-        repos.append(open_repository(one, overrides))
-    return Workspace(repos)
-
-
 def run(args: argparse.Namespace) -> int:
     overrides = {"embed": {"enabled": False}} if args.no_dense else None
     roots = args.repo or ["."]
     if len(roots) > 1:
-        repo = _open_workspace(args, overrides)
+        repo = open_workspace(args, overrides)
     else:
         args.repo = roots[0]
         repo = open_repository(args, overrides)
