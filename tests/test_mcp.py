@@ -31,8 +31,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return root, env
 
 
-def _call_all(root: Path, env: dict, calls: list[tuple[str, dict]]) -> tuple[list[str], list]:
-    """Start the server as a subprocess, list its tools and make ``calls`` through the SDK client."""
+def _call_all(root: Path, env: dict, calls: list[tuple[str, dict]],
+              progress: list | None = None) -> tuple[list[str], list]:
+    """Start the server as a subprocess, list its tools and make ``calls`` through the SDK client
+    (the progress notifications of `ask` calls are appended to ``progress``)."""
     from mcp.client.client import Client
     from mcp.client.stdio import StdioServerParameters
 
@@ -42,7 +44,12 @@ def _call_all(root: Path, env: dict, calls: list[tuple[str, dict]]) -> tuple[lis
     async def session() -> tuple[list[str], list]:
         async with Client(params, read_timeout_seconds=120) as client:
             tools = [t.name for t in (await client.list_tools()).tools]
-            results = [await client.call_tool(name, args) for name, args in calls]
+            async def record(done: float, total: float | None, message: str | None) -> None:
+                if progress is not None:
+                    progress.append((done, total, message))
+
+            results = [await client.call_tool(name, args, progress_callback=record if name == "ask" else None)
+                       for name, args in calls]
             return tools, results
 
     return anyio.run(session)
@@ -57,6 +64,7 @@ def _data(result) -> dict | list:
 
 def test_mcp_server_over_stdio(served: tuple[Path, dict]) -> None:
     root, env = served
+    progress: list = []
     tools, results = _call_all(root, env, [
         ("list_repos", {}),
         ("search", {"query": "where is password validation", "k": 5}),
@@ -67,7 +75,7 @@ def test_mcp_server_over_stdio(served: tuple[Path, dict]) -> None:
         ("ask", {"question": "what calls hash_password?"}),
         ("search", {"query": "password", "k": 0}),
         ("search", {"query": "password", "repo": "nope"}),
-    ])
+    ], progress)
     assert set(tools) == {"list_repos", "search", "graph", "read_code", "ask"}
     listed, search, callers, code, escape, secret, ask, bad_k, bad_repo = results
 
@@ -95,6 +103,9 @@ def test_mcp_server_over_stdio(served: tuple[Path, dict]) -> None:
     answer = _data(ask)
     assert answer["grounded"]["kind"] == "callers" and answer["backend"] == "none"
     assert {it["symbol"] for it in answer["grounded"]["items"]} == {"check_password", "AdminBookView.change_password"}
+    # the long call reports its steps, in order, before its result
+    assert [(done, total) for done, total, _ in progress] == [(1, 4), (2, 4), (3, 4), (4, 4)], progress
+    assert progress[0][2] == "answering from bookshop" and progress[-1][2].endswith("citations checked")
 
     assert bad_k.is_error and "k must be between" in bad_k.content[0].text
     assert bad_repo.is_error and "unknown repository 'nope'" in bad_repo.content[0].text

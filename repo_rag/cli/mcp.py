@@ -22,6 +22,9 @@ query) comes back as a tool error with a clear message; the server keeps running
 from __future__ import annotations
 
 import argparse
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
 from typing import Any, Literal
 
 from ..errors import RepoRagError
@@ -123,9 +126,13 @@ class RepoTools:
         return {"repo": name, "path": path, "start_line": start_line, "end_line": start_line + len(lines) - 1,
                 "code": "\n".join(lines)}
 
-    def ask(self, question: str, repo: str | None = None) -> dict[str, Any]:
+    ASK_STEPS = ("routed", "retrieved", "writing", "checked")
+
+    def ask(self, question: str, repo: str | None = None,
+            progress: Callable[[int, str], None] = lambda step, message: None) -> dict[str, Any]:
         """Answer from ``repo``; without one (and several served), from the repository whose best hit
-        is strongest (``Workspace.route``), named in the result."""
+        is strongest (``Workspace.route``), named in the result. ``progress(step, message)`` is called
+        as the answer moves through :data:`ASK_STEPS` (step 1 to 4)."""
         routed = not repo and len(self.repos) > 1
         if routed:
             indexed = [r for r in self.repos.values() if r.is_indexed]
@@ -134,13 +141,27 @@ class RepoTools:
             ws = Workspace(indexed)
             repo = next(n for n, r in self.repos.items() if r is ws.repos[ws.route(question)])
         name, r = self._indexed(repo)
-        return {"repo": name, "routed": routed, **r.ask(question).to_dict()}
+        progress(1, f"answering from {name}")
+        answer, writing = None, False
+        for event in r.ask(question, stream=True):
+            if event.kind == "sources":
+                progress(2, f"found {len(event.data)} locations")
+            elif event.kind == "token" and not writing and event.data.strip():
+                writing = True
+                progress(3, "writing the answer")
+            elif event.kind == "done":
+                answer = event.data
+        if answer is None:
+            raise ValueError("no answer was produced")
+        progress(4, f"{len(answer.citations)} citations checked")
+        return {"repo": name, "routed": routed, **answer.to_dict()}
 
 
 def build_server(tools: RepoTools):
     """The ``MCPServer`` with one tool per :class:`RepoTools` method; caller errors become tool errors."""
     try:
-        from mcp.server.mcpserver import MCPServer
+        import anyio
+        from mcp.server.mcpserver import Context, MCPServer
         from mcp.server.mcpserver.exceptions import ToolError
     except ImportError as exc:
         raise CliError("the MCP server needs the `mcp` package: pip install 'repo-rag[mcp]'") from exc
@@ -178,13 +199,27 @@ def build_server(tools: RepoTools):
         at most 400). Secret and non-indexed files and paths outside the repository are refused."""
         return guarded(lambda: tools.read_code(path, start_line, end_line, repo))
 
-    @server.tool()
-    def ask(question: str, repo: str | None = None) -> dict[str, Any]:
+    async def ask(question: str, repo: str | None = None, ctx: Context | None = None) -> dict[str, Any]:
         """A grounded answer: the locations that answer the question (with summaries and callers, or the
         graph answer for "what calls X"), plus a model's checked explanation when one is configured.
-        Without `repo`, the repository whose code matches the question best answers (named in `repo`)."""
-        return guarded(lambda: tools.ask(question, repo))
+        Without `repo`, the repository whose code matches the question best answers (named in `repo`).
+        Reports progress (routed, retrieved, writing, checked) when the client asks for it."""
+        loop = asyncio.get_running_loop()
+        sent: list[concurrent.futures.Future] = []
 
+        def report(step: int, message: str) -> None:  # called on the worker thread
+            if ctx is not None:
+                total = len(RepoTools.ASK_STEPS)
+                sent.append(asyncio.run_coroutine_threadsafe(ctx.report_progress(step, total, message), loop))
+
+        try:
+            return await anyio.to_thread.run_sync(lambda: guarded(lambda: tools.ask(question, repo, report)))
+        finally:  # every progress notification goes out before the result
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in sent), return_exceptions=True)
+
+    # annotations as objects: the SDK finds the Context parameter by its type, and `mcp` is imported here
+    ask.__annotations__ = {"question": str, "repo": str | None, "ctx": Context | None, "return": dict[str, Any]}
+    server.tool()(ask)
     return server
 
 
