@@ -4,11 +4,14 @@ Stages commit separately so the cheap channels are usable early: once the SQLite
 the parse stage commits, lexical search works while embeddings are still being computed. Only
 added or changed files are parsed and embedded again (size+mtime, then content hash).
 
-Which files to look at: the whole tree by default. A caller that knows what changed (the file
-watcher) passes ``changed`` paths; then only those are classified (``discover_paths``, the walk's
-own rules along each path's ancestors) and every other file keeps its stored record, unless a
-path says the whole tree must be walked again (an ignore file changed, a directory appeared or
-vanished, followed symlinks); that fallback is the full walk, so the result is the same either way.
+Which files to look at, first that applies: the ``changed`` paths a caller knows of (the file
+watcher, ``index --changed``); in a git work tree indexed before, the paths git reports against the
+commit of the last run plus those that were dirty then (``repo_rag.git_changes``); otherwise the
+whole tree. Changed paths are classified by the walk's own rules along each path's ancestors
+(``discover_paths``) and every other file keeps its stored record, unless a path says the whole
+tree must be walked again (an ignore file changed, a directory appeared or vanished, followed
+symlinks); that fallback is the full walk, so the result is the same either way. ``walk=True``
+always walks.
 
 Memory stays bounded on any repository size: parsed files stream from the workers into the open
 store transaction through a fixed window of in-flight batches, so at most a few hundred parsed
@@ -37,12 +40,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repo_rag.indexers.discover import DiscoveryResult, discover, discover_paths, read_text
+from repo_rag.indexers.discover import RAGIGNORE_FILE, DiscoveryResult, discover, discover_paths, read_text
 from repo_rag.indexers.model import ParsedFile, SourceFile, content_hash
 from repo_rag.indexers.parse import parse_source
 from repo_rag.indexers.secrets import redact_secrets
 from repo_rag.indexers.testpaths import is_test_path
 
+from . import git_changes
 from .config import Config
 from .embed import Embedder, embedding_text, resolve_model
 from .errors import RepoRagError
@@ -77,6 +81,7 @@ class IndexReport:
     files_unchanged: int = 0
     files_removed: int = 0
     walked: bool = True  # False: only the changed paths were classified (no full discovery walk)
+    changes_from: str = "walk"  # what said which paths to look at: walk | caller | git
     parse_errors: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     chunks_total: int = 0
@@ -178,6 +183,7 @@ class Indexer:
         self._files_added = False
         self._lock_fd: int | None = None
         self._embedder = embedder  # a loaded encoder to reuse (a long-lived Repository's); else loaded on need
+        self._git_record: dict[str, str] = {}  # written to the manifest with the files (git_changes)
 
     def _discovery_options(self) -> dict:
         extra = list(self.config.index.extra_ignore)
@@ -217,11 +223,37 @@ class Indexer:
         ]
         return DiscoveryResult(sorted(kept + got.files, key=lambda f: f.path), got.skipped)
 
+    def _git_changes(self, store: Store) -> set[str] | None:
+        """Paths git says may differ from the index (None: walk), and the record for this run."""
+        options = self._discovery_options()
+        fingerprint = git_changes.options_fingerprint(options)
+        rag_lines = []
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            rag_lines = (self.repo / RAGIGNORE_FILE).read_text(encoding="utf-8").splitlines()
+        if not git_changes.usable(self.repo, rag_lines + list(options["extra_ignore"])):
+            self._git_record = git_changes.to_manifest(None, "")
+            return None
+        now = git_changes.current_state(self.repo)  # before discovery: an edit during the run is seen next time
+        self._git_record = git_changes.to_manifest(now, fingerprint)
+        recorded = git_changes.from_manifest(store.get_manifest(), fingerprint)
+        return git_changes.changed_since(self.repo, recorded) if recorded is not None and now is not None else None
+
+    def _git_note_paths(self, store: Store, paths: set[str]) -> None:
+        """A run on a caller's paths keeps the recorded commit (the record still covers every change
+        since it) and adds those paths to its dirty set: the index now holds their current text, which
+        git's diff against the recorded commit may stop reporting (a file edited, then restored)."""
+        fingerprint = git_changes.options_fingerprint(self._discovery_options())
+        recorded = git_changes.from_manifest(store.get_manifest(), fingerprint)
+        if recorded is not None:
+            noted = git_changes.GitState(recorded.head, recorded.dirty | frozenset(paths))
+            self._git_record = git_changes.to_manifest(noted, fingerprint)
+
     def run(
         self, progress: Progress | None = None, *, dense: bool | None = None, workers: int | None = None,
-        changed: set[str] | None = None,
+        changed: set[str] | None = None, walk: bool = False,
     ) -> IndexReport:
-        """Bring the index up to date; ``changed`` (repo-relative paths) limits discovery to them."""
+        """Bring the index up to date; ``changed`` (repo-relative paths) limits discovery to them, and
+        ``walk`` walks the whole tree whatever git says (see the module docstring)."""
         progress = progress or (lambda *a: None)
         report = IndexReport(repo=str(self.repo))
         with _lock(self.layout) as lock_fd:
@@ -230,8 +262,20 @@ class Indexer:
             t0 = time.perf_counter()
             store = Store(self.layout.db, create=True)
             try:
-                found = self.discover_changed(store, changed) if changed else None
+                if changed is not None:
+                    report.changes_from = "caller"
+                    self._git_note_paths(store, changed)
+                else:
+                    git_said = self._git_changes(store)
+                    if git_said is not None and not walk:
+                        changed, report.changes_from = git_said, "git"
+                found = self.discover_changed(store, changed) if changed is not None else None
                 report.walked = found is None
+                if found is None:
+                    report.changes_from = "walk"
+                elif report.changes_from == "git":
+                    report.notes.append(f"looked only at the {len(changed)} path(s) git reports as changed since the "
+                                        "last run (`repo-rag index --walk` walks the whole tree)")
                 if found is None:
                     found = self.discover()
                     report.skipped = found.reasons()
@@ -306,6 +350,7 @@ class Indexer:
                     "indexed_at": time.time(),
                     "skipped": report.skipped,
                     "graph_pending": sorted(dirty),
+                    **self._git_record,
                 },
             )
         report.seconds["parse"] = time.perf_counter() - t0  # parse and store overlap

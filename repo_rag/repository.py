@@ -71,15 +71,18 @@ class Repository:
 
     # -- indexing ----------------------------------------------------------------------------
     def index(
-        self, progress: Progress | None = None, *, dense: bool | None = None, changed: set[str] | None = None
+        self, progress: Progress | None = None, *, dense: bool | None = None, changed: set[str] | None = None,
+        walk: bool = False,
     ) -> IndexReport:
         """Bring the index up to date. ``changed``: repo-relative paths known to have changed (a file
-        watcher's events); only those are re-classified, unless one of them needs a full walk.
+        watcher's events); only those are re-classified, unless one of them needs a full walk. Without
+        it, a git work tree indexed before is re-checked where git says it changed; ``walk`` walks the
+        whole tree instead.
 
         The encoder stays loaded on this object between runs and searches (loading it is most of a
         one-file re-index)."""
         report = Indexer(self.root, self.config, self.index_dir, embedder=self.embedder).run(
-            progress, dense=dense, changed=changed)
+            progress, dense=dense, changed=changed, walk=walk)
         with self._lock:
             self._stamp = None  # force reload on next query
         return report

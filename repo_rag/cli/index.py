@@ -23,6 +23,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--changed", nargs="+", metavar="PATH",
                    help="only these paths changed (e.g. `git diff --name-only`): classify them instead of walking "
                         "the whole tree; an ignore file or directory among them still walks everything")
+    p.add_argument("--walk", action="store_true",
+                   help="walk the whole tree even where git could say what changed since the last run")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     changed = _changed_paths(indexer, args.changed) if args.changed else None
     with IndexProgress(enabled=not args.quiet) as progress:
-        report = indexer.run(progress, changed=changed)
+        report = indexer.run(progress, changed=changed, walk=args.walk)
     if args.json:
         from dataclasses import asdict
 
