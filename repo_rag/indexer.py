@@ -305,7 +305,9 @@ class Indexer:
         """Parse added/changed files and write them as they arrive, in one transaction.
 
         Parsing and writing overlap (bounded memory, see module docstring); the transaction makes
-        the pass all-or-nothing for readers and for a kill.
+        the pass all-or-nothing for readers and for a kill. Long because everything that must commit
+        with the files (removals, the graph's pending list, the git record) is written in that one
+        transaction, here.
         """
         t0 = time.perf_counter()
         stored = store.files()

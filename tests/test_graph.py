@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import gc
 import io
 import json
 import shutil
@@ -356,6 +357,7 @@ def test_nothing_outside_the_graph_package_reaches_into_it() -> None:
     callers = sorted([*root.glob("repo_rag/*.py"), *root.glob("repo_rag/cli/*.py"), *root.glob("ui/*.py"),
                       *root.glob("eval/*.py")])
     assert root / "repo_rag" / "retrieve.py" in callers and root / "repo_rag" / "cli" / "graph.py" in callers
+    gc.collect()  # finalizers (llama-cpp's __del__) running inside ast.parse trip CPython 3.11's depth check
     for path in callers:
         tree = ast.parse(path.read_text())
         in_word_lists = {  # {"test", "tests", "testing", ...}: strings only, not all of them edge kinds

@@ -158,7 +158,11 @@ class RepoTools:
 
 
 def build_server(tools: RepoTools):
-    """The ``MCPServer`` with one tool per :class:`RepoTools` method; caller errors become tool errors."""
+    """The ``MCPServer`` with one tool per :class:`RepoTools` method; caller errors become tool errors.
+
+    Long because each tool's description is written here for the model that reads it, beside the
+    one-line call it wraps (and ``ask``'s progress bridge from the worker thread to the session).
+    """
     try:
         import anyio
         from mcp.server.mcpserver import Context, MCPServer
