@@ -46,10 +46,18 @@ from repo_rag.indexers.parse import parse_source
 from repo_rag.indexers.secrets import redact_secrets
 from repo_rag.indexers.testpaths import is_test_path
 
-from . import git_changes
 from .config import Config
 from .embed import Embedder, embedding_text, resolve_model
 from .errors import RepoRagError
+from .git_changes import (
+    GitState,
+    changed_since,
+    current_state,
+    from_manifest,
+    options_fingerprint,
+    to_manifest,
+    usable,
+)
 from .layout import IndexLayout
 from .lexical import fts_row
 from .store import Store
@@ -226,27 +234,27 @@ class Indexer:
     def _git_changes(self, store: Store) -> set[str] | None:
         """Paths git says may differ from the index (None: walk), and the record for this run."""
         options = self._discovery_options()
-        fingerprint = git_changes.options_fingerprint(options)
+        fingerprint = options_fingerprint(options)
         rag_lines = []
         with contextlib.suppress(OSError, UnicodeDecodeError):
             rag_lines = (self.repo / RAGIGNORE_FILE).read_text(encoding="utf-8").splitlines()
-        if not git_changes.usable(self.repo, rag_lines + list(options["extra_ignore"])):
-            self._git_record = git_changes.to_manifest(None, "")
+        if not usable(self.repo, rag_lines + list(options["extra_ignore"])):
+            self._git_record = to_manifest(None, "")
             return None
-        now = git_changes.current_state(self.repo)  # before discovery: an edit during the run is seen next time
-        self._git_record = git_changes.to_manifest(now, fingerprint)
-        recorded = git_changes.from_manifest(store.get_manifest(), fingerprint)
-        return git_changes.changed_since(self.repo, recorded) if recorded is not None and now is not None else None
+        now = current_state(self.repo)  # before discovery: an edit during the run is seen next time
+        self._git_record = to_manifest(now, fingerprint)
+        recorded = from_manifest(store.get_manifest(), fingerprint)
+        return changed_since(self.repo, recorded) if recorded is not None and now is not None else None
 
     def _git_note_paths(self, store: Store, paths: set[str]) -> None:
         """A run on a caller's paths keeps the recorded commit (the record still covers every change
         since it) and adds those paths to its dirty set: the index now holds their current text, which
         git's diff against the recorded commit may stop reporting (a file edited, then restored)."""
-        fingerprint = git_changes.options_fingerprint(self._discovery_options())
-        recorded = git_changes.from_manifest(store.get_manifest(), fingerprint)
+        fingerprint = options_fingerprint(self._discovery_options())
+        recorded = from_manifest(store.get_manifest(), fingerprint)
         if recorded is not None:
-            noted = git_changes.GitState(recorded.head, recorded.dirty | frozenset(paths))
-            self._git_record = git_changes.to_manifest(noted, fingerprint)
+            noted = GitState(recorded.head, recorded.dirty | frozenset(paths))
+            self._git_record = to_manifest(noted, fingerprint)
 
     def run(
         self, progress: Progress | None = None, *, dense: bool | None = None, workers: int | None = None,

@@ -60,11 +60,16 @@ def test_same_directory_names_are_numbered(tmp_path: Path, two) -> None:
     assert {h.repo for h in ws.search("where is password validation", k=10).hits} == {"shop", "shop-2"}
 
 
+def _cli_both(two, *args: str) -> subprocess.CompletedProcess:
+    """``repo-rag ARGS --repo shop --repo store`` with the fixture's environment."""
+    shop, store, env = two
+    return subprocess.run([sys.executable, "-m", "repo_rag.cli", *args, "--repo", str(shop.root), "--repo",
+                           str(store.root)], capture_output=True, text=True, env=env)
+
+
 def test_cli_search_several_repos(two) -> None:
     shop, store, env = two
-    r = subprocess.run([sys.executable, "-m", "repo_rag.cli", "search", "how does the Go server save a book",
-                        "--repo", str(shop.root), "--repo", str(store.root), "-k", "4", "--json"],
-                       capture_output=True, text=True, env=env)
+    r = _cli_both(two, "search", "how does the Go server save a book", "-k", "4", "--json")
     assert r.returncode == 0, r.stderr
     hits = json.loads(r.stdout)
     assert hits[0]["repo"] == "store" and hits[0]["path"].startswith("go/") and len(hits) == 4
@@ -90,10 +95,7 @@ def test_a_question_goes_to_the_repository_that_answers_it(two) -> None:
 
 
 def test_cli_ask_several_repos_answers_from_the_best_match(two) -> None:
-    shop, store, env = two
-    r = subprocess.run([sys.executable, "-m", "repo_rag.cli", "ask", "how does the Go server save a book",
-                        "--repo", str(shop.root), "--repo", str(store.root), "--llm", "none", "--json"],
-                       capture_output=True, text=True, env=env)
+    r = _cli_both(two, "ask", "how does the Go server save a book", "--llm", "none", "--json")
     assert r.returncode == 0, r.stderr
     answer = json.loads(r.stdout)
     assert answer["repo"] == "store" and "answering from store" in r.stderr
