@@ -281,14 +281,13 @@ class Indexer:
                 report.walked = found is None
                 if found is None:
                     report.changes_from = "walk"
-                elif report.changes_from == "git":
-                    report.notes.append(f"looked only at the {len(changed)} path(s) git reports as changed since the "
-                                        "last run (`repo-rag index --walk` walks the whole tree)")
-                if found is None:
                     found = self.discover()
                     report.skipped = found.reasons()
                 else:  # the tree's skip counts stay those of the last walk
                     report.skipped = json.loads(store.get_manifest().get("skipped", "{}"))
+                    if report.changes_from == "git":
+                        report.notes.append(f"looked only at the {len(changed)} path(s) git reports as changed "
+                                            "since the last run (`repo-rag index --walk` walks the whole tree)")
                 report.files_seen = len(found.files)
                 report.seconds["discover"] = time.perf_counter() - t0
                 progress("discover", len(found.files), len(found.files), "")
