@@ -50,6 +50,15 @@ class IndexConfig:
     # Translation catalogs and vector images are large and never what a code question is about;
     # re-include them with '!*.po' in .repo-ragignore.
     extra_ignore: list[str] = field(default_factory=lambda: ["*.po", "*.pot", "*.svg"])
+    # Who parses and embeds: "local" (worker processes and the in-process encoder, the default) or
+    # "ray" (Ray tasks and an encoder actor pool; ``pip install 'repo-rag[scale]'``, docs/scale-out.md).
+    engine: str = "local"
+    # ray: the cluster to join ("ray://host:10001", "auto"); '' starts a local cluster bound to 127.0.0.1.
+    ray_address: str = ""
+
+
+INDEX_ENGINES = ("local", "ray")
+VECTOR_STORES = ("faiss", "qdrant")
 
 
 @dataclass
@@ -67,6 +76,25 @@ class EmbedConfig:
     body_chars: int = 600
     enabled: bool = True
     cache: bool = True
+
+
+@dataclass
+class VectorsConfig:
+    # Where dense vectors are searched. The index database always keeps them (the record the store
+    # writes); "faiss" loads them into an in-process FAISS index (default), "qdrant" mirrors them into
+    # a Qdrant collection per repository and model and searches there (docs/scale-out.md).
+    store: str = "faiss"
+    # qdrant: a server or cluster URL ("http://127.0.0.1:6333"), or a folder for qdrant-client's
+    # embedded mode (one process at a time); exactly one of the two.
+    qdrant_url: str = ""
+    qdrant_path: str = ""
+    # Name of the environment variable holding the Qdrant API key (the key itself is never in a file).
+    qdrant_api_key_env: str = "QDRANT_API_KEY"
+    # faiss: above this many vectors, search an approximate HNSW graph instead of the exact flat index
+    # (0 = always exact). Set from the million-chunk benchmark (docs/benchmarks.md).
+    approximate_above: int = 500_000
+    # HNSW breadth at query time (higher: better recall, slower).
+    ef_search: int = 128
 
 
 @dataclass
@@ -132,6 +160,7 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    vectors: VectorsConfig = field(default_factory=VectorsConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     cache_dir: str = ""

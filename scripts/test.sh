@@ -2,7 +2,7 @@
 # The test command (README and .ci/run call exactly this): install everything, then run pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh "local,ui,eval,mcp,dev"
+bash scripts/install.sh "local,ui,eval,mcp,scale,dev"
 # Headless Chromium for the browser test (Debian package; Playwright drives it, no browser download).
 if ! command -v chromium >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
