@@ -201,6 +201,10 @@ class Embedder:
         return int(get_dim())
 
     @property
+    def cache_dir(self) -> Path | None:
+        return self._cache_dir
+
+    @property
     def cache(self) -> EmbeddingCache | None:
         if self._cache is None and self.cfg.cache and self._cache_dir is not None:
             self._cache = EmbeddingCache(self._cache_dir / "embeddings", self.model_id)
@@ -224,6 +228,10 @@ class Embedder:
             )
         return np.asarray(vecs, dtype=np.float32)
 
+    def encode_uncached(self, texts: list[str]) -> np.ndarray:
+        """Vectors of ``texts`` computed now (no cache): normalised float32 rows."""
+        return self._encode(texts)
+
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text])[0]
 
@@ -232,10 +240,12 @@ class Embedder:
         texts: Sequence[str],
         progress: Callable[[int, int, float], None] | None = None,
         flush_every: int = 1024,
+        encode: Callable[[list[str]], np.ndarray] | None = None,
     ) -> tuple[np.ndarray, int]:
         """Embed ``texts`` (cache first); returns the vectors and how many came from the cache.
 
-        Length-sorted batches keep padding waste low.
+        Length-sorted batches keep padding waste low. ``encode``: what computes the vectors the cache
+        lacks (an engine's encoder pool; default this process's model).
 
         Newly computed vectors are written to the cache every ``flush_every`` texts so that an
         interrupted run keeps its work.
@@ -252,7 +262,7 @@ class Embedder:
         done = 0
         for start in range(0, len(todo), flush_every):
             idx = todo[start : start + flush_every]
-            vecs = self._encode([texts[i] for i in idx])
+            vecs = (encode or self._encode)([texts[i] for i in idx])
             out[idx] = vecs
             if self.cache:
                 self.cache.put_many([(keys[i], v) for i, v in zip(idx, vecs, strict=True)])

@@ -39,14 +39,13 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from repo_rag.indexers.discover import RAGIGNORE_FILE, DiscoveryResult, discover, discover_paths, read_text
-from repo_rag.indexers.model import ParsedFile, SourceFile, content_hash
-from repo_rag.indexers.parse import parse_source
-from repo_rag.indexers.secrets import redact_secrets
+from repo_rag.indexers.discover import RAGIGNORE_FILE, DiscoveryResult, discover, discover_paths
+from repo_rag.indexers.model import SourceFile
 from repo_rag.indexers.testpaths import is_test_path
 
-from .config import Config
+from .config import INDEX_ENGINES, Config, ConfigError
 from .embed import Embedder, embedding_text, resolve_model
 from .errors import RepoRagError
 from .git_changes import (
@@ -59,8 +58,12 @@ from .git_changes import (
     usable,
 )
 from .layout import IndexLayout
-from .lexical import fts_row
+from .parse_worker import Parsed, parse_batch, parse_file
 from .store import Store
+from .vector_store import mirror_vectors, store_kind
+
+if TYPE_CHECKING:
+    from .ray_engine import RayEngine
 
 # progress(stage, done, total, info)
 Progress = Callable[[str, int, int, str], None]
@@ -102,39 +105,11 @@ class IndexReport:
     seconds: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
     peak_rss_parse_mb: float = 0.0  # peak by the end of the streaming parse+store stage
+    vectors_mirrored: dict[str, int] = field(default_factory=dict)  # external vector store: upserted/deleted
+    engine: str = "local"
     secrets_redacted: int = 0  # high-confidence secrets blanked out of file text
     files_with_secrets: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Parsed:
-    source: SourceFile
-    file_hash: str
-    n_lines: int
-    parsed: ParsedFile | None  # None: content unchanged since last index
-    fts_rows: list[tuple[str, str, str, str]]
-    redacted: int = 0
-
-
-def _parse_one(source: SourceFile, old_hash: str | None, max_chunk_lines: int) -> _Parsed:
-    """Read, hash and parse one file (runs in worker processes)."""
-    try:
-        text, _note = read_text(source.abs_path)
-    except OSError as exc:
-        text = ""
-        parsed = ParsedFile(source.path, source.language, error=f"unreadable: {exc.strerror or exc}")
-        return _Parsed(source, "", 0, parsed, [])
-    file_hash = content_hash(text)
-    if file_hash == old_hash:
-        return _Parsed(source, file_hash, 0, None, [])
-    text, redacted = redact_secrets(text)
-    parsed = parse_source(source.path, text, source.language, max_chunk_lines=max_chunk_lines)
-    return _Parsed(source, file_hash, text.count("\n") + 1, parsed, [fts_row(c) for c in parsed.chunks], redacted)
-
-
-def _parse_batch(items: list[tuple[SourceFile, str | None]], max_chunk_lines: int) -> list[_Parsed]:
-    return [_parse_one(s, h, max_chunk_lines) for s, h in items]
 
 
 def _init_worker(fd: int | None) -> None:
@@ -180,7 +155,7 @@ class Indexer:
     DEFERRED_GRAPH_FILES = 20  # up to this many edited files, the graph update happens at load time
 
     def __init__(self, repo: str | Path, config: Config, index_dir: str | Path | None = None,
-                 embedder: Embedder | None = None) -> None:
+                 embedder: Embedder | None = None, engine: RayEngine | None = None) -> None:
         self.repo = Path(repo).resolve()
         if not self.repo.is_dir():
             raise FileNotFoundError(f"repository path does not exist or is not a directory: {repo}")
@@ -192,6 +167,9 @@ class Indexer:
         self._lock_fd: int | None = None
         self._embedder = embedder  # a loaded encoder to reuse (a long-lived Repository's); else loaded on need
         self._git_record: dict[str, str] = {}  # written to the manifest with the files (git_changes)
+        # Where parsing and embedding run: None = this process and its workers; a RayEngine = a Ray
+        # cluster (``index.engine = "ray"`` starts one for this run unless the caller shares one).
+        self._engine = engine
 
     def _discovery_options(self) -> dict:
         extra = list(self.config.index.extra_ignore)
@@ -264,6 +242,25 @@ class Indexer:
         ``walk`` walks the whole tree whatever git says (see the module docstring)."""
         progress = progress or (lambda *a: None)
         report = IndexReport(repo=str(self.repo))
+        store_kind(self.config)  # a misconfigured vector store or engine fails before any work
+        if self.config.index.engine not in INDEX_ENGINES:
+            raise ConfigError(f"index.engine must be one of {', '.join(INDEX_ENGINES)}, "
+                              f"not {self.config.index.engine!r}")
+        own_engine = self._engine is None and self.config.index.engine == "ray"
+        if own_engine:
+            from .ray_engine import RayEngine
+
+            self._engine = RayEngine(self.config.index.ray_address)
+        report.engine = "local" if self._engine is None else "ray"
+        try:
+            return self._run(report, progress, dense, workers, changed, walk)
+        finally:
+            if own_engine:
+                self._engine.close()
+                self._engine = None
+
+    def _run(self, report: IndexReport, progress: Progress, dense: bool | None, workers: int | None,
+             changed: set[str] | None, walk: bool) -> IndexReport:
         with _lock(self.layout) as lock_fd:
             self._lock_fd = lock_fd
             report.notes.extend(self.layout.claim())
@@ -296,6 +293,7 @@ class Indexer:
                 self._graph(store, report, progress)
                 if self.config.embed.enabled if dense is None else dense:
                     self._dense(store, report, progress)
+                    self._mirror(store, report)
                 else:
                     report.notes.append("dense channel disabled: lexical and graph search only")
                 report.chunks_total = store.chunk_count()
@@ -375,17 +373,21 @@ class Indexer:
 
     def _parse_all(
         self, todo: list[tuple[SourceFile, str | None]], progress: Progress, workers: int | None
-    ) -> Iterator[_Parsed]:
-        """Parsed files in input order; in worker processes with a bounded window of batches."""
+    ) -> Iterator[Parsed]:
+        """Parsed files in input order; in worker processes with a bounded window of batches (or on
+        the engine's cluster)."""
         max_lines = self.config.index.max_chunk_lines
+        if self._engine is not None:
+            yield from self._engine.parse(todo, max_lines, progress)
+            return
         workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
         if workers <= 1 or len(todo) < 64:
             for i, item in enumerate(todo, 1):
-                yield _parse_one(*item, max_lines)
+                yield parse_file(*item, max_lines)
                 progress("parse", i, len(todo), "")
             return
         batches = iter([todo[i : i + self.BATCH_FILES] for i in range(0, len(todo), self.BATCH_FILES)])
-        window: deque[Future[list[_Parsed]]] = deque()
+        window: deque[Future[list[Parsed]]] = deque()
         done = 0
         inherited = self._lock_fd if multiprocessing.get_start_method() == "fork" else None
         with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(inherited,)) as pool:
@@ -395,7 +397,7 @@ class Indexer:
                     batch = next(batches, None)
                     if batch is None:
                         return
-                    window.append(pool.submit(_parse_batch, batch, max_lines))
+                    window.append(pool.submit(parse_batch, batch, max_lines))
 
             refill()
             while window:
@@ -437,6 +439,14 @@ class Indexer:
         report.seconds["graph"] = time.perf_counter() - t0
         progress("graph", report.graph_edges, report.graph_edges, f"{report.graph_nodes} nodes")
 
+    def _mirror(self, store: Store, report: IndexReport) -> None:
+        """Bring an external vector store (Qdrant) in line with the vectors just written."""
+        t0 = time.perf_counter()
+        got = mirror_vectors(store, self.config, self.repo, self.index_dir)
+        if got is not None:
+            report.vectors_mirrored = {"upserted": got[0], "deleted": got[1]}
+            report.seconds["mirror"] = time.perf_counter() - t0
+
     # -- stage 3: dense ----------------------------------------------------------------------
     EMBED_GROUP = 2048  # chunks per committed group: a kill loses at most one group's work
 
@@ -476,6 +486,7 @@ class Indexer:
             store.set_manifest(
                 con, {"embed_model": embedder.model_id, "embed_dim": embedder.dim, "dense_fingerprint": fingerprint}
             )
+        encode = self._engine.encoder(embedder) if self._engine is not None and missing else None
         for start in range(0, len(missing), self.EMBED_GROUP):
             ids = missing[start : start + self.EMBED_GROUP]
             wanted = store.chunks_by_ids(ids)
@@ -488,7 +499,7 @@ class Indexer:
             def on_batch(done: int, total: int, rate: float, base: int = start) -> None:
                 progress("embed", base + done, len(missing), f"{rate:.0f} chunks/s")
 
-            vecs, cached_before = embedder.embed_texts(texts, progress=on_batch)
+            vecs, cached_before = embedder.embed_texts(texts, progress=on_batch, encode=encode)
             report.embedded += len(ids) - cached_before
             report.embedded_from_cache += cached_before
             with store.transaction() as con:  # committed per group: usable and kept if killed later

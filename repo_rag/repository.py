@@ -34,7 +34,7 @@ from .layout import IndexLayout
 from .query import check_question
 from .retrieve import CHANNELS, FileHit, HybridRetriever
 from .store import IndexMissingError, Store
-from .vectors import VectorIndex
+from .vector_store import open_vectors
 
 if TYPE_CHECKING:  # the answer pipeline imports LlamaIndex: loaded on the first ask(), not with the package
     from .answer import Answerer
@@ -135,7 +135,9 @@ class Repository:
             self.layout.check()  # never read an index this tool did not write for this repository
             if self._store is None:
                 self._store = Store(self.layout.db)
-            vectors = VectorIndex.from_store(self._store) if self.config.embed.enabled else None
+            vectors = None
+            if self.config.embed.enabled:
+                vectors = open_vectors(self._store, self.config, self.root, self.index_dir)
             embedder = None
             if vectors is not None:
                 embedder = self.embedder

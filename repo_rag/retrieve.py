@@ -35,7 +35,7 @@ from .query import QueryAnalysis, analyze_query
 from .rank import CandidatePool, LearnedRanker, RankerError, RepoStats, candidate_features, load_default_ranker
 from .rank.pool import pool_from_channels, repo_stats
 from .store import Store, StoredChunk
-from .vectors import VectorIndex
+from .vector_store import VectorSearch
 
 if TYPE_CHECKING:
     from .graph import CodeGraph
@@ -115,7 +115,7 @@ class HybridRetriever:
         store: Store,
         cfg: SearchConfig,
         embedder: Embedder | None = None,
-        vectors: VectorIndex | None = None,
+        vectors: VectorSearch | None = None,
         graph: CodeGraph | None = None,
         reranker=None,
     ) -> None:

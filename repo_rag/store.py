@@ -412,6 +412,20 @@ class Store:
         matrix = np.frombuffer(b"".join(rows), dtype="<f4").reshape(len(rows), dim) if rows else np.zeros((0, dim))
         return np.asarray(ids, dtype=np.int64), matrix.astype(np.float32, copy=False)
 
+    def vectors_for(self, ids: list[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids int64, vectors float32) of those ``ids`` that have a vector of length ``dim``."""
+        got: list[int] = []
+        rows: list[bytes] = []
+        for start in range(0, len(ids), 900):
+            part = [int(i) for i in ids[start : start + 900]]
+            q = f"SELECT chunk_id, vec FROM vectors WHERE chunk_id IN ({','.join('?' * len(part))}) ORDER BY chunk_id"
+            for chunk_id, blob in self.con.execute(q, part):
+                if isinstance(blob, bytes) and len(blob) == dim * 4:
+                    got.append(chunk_id)
+                    rows.append(blob)
+        matrix = np.frombuffer(b"".join(rows), dtype="<f4").reshape(len(rows), dim) if rows else np.zeros((0, dim))
+        return np.asarray(got, dtype=np.int64), matrix.astype(np.float32, copy=False)
+
     # -- raw facts (graph input) -------------------------------------------------------------
     def definitions(self) -> Iterator[tuple[str, Definition]]:
         q = (

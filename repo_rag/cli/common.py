@@ -14,7 +14,9 @@ class CliError(RepoRagError):
 
 
 def add_common_args(p: argparse.ArgumentParser, repo_positional: bool = False, several: bool = False) -> None:
-    if repo_positional:
+    if repo_positional and several:
+        p.add_argument("repo", nargs="+", help="repository root(s)")
+    elif repo_positional:
         p.add_argument("repo", help="repository root")
     elif several:
         p.add_argument("--repo", action="append", help="repository root, repeatable: several are searched as one "

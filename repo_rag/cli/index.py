@@ -1,4 +1,8 @@
-"""`repo-rag index REPO`: build or incrementally update a repository's index, and report on it."""
+"""`repo-rag index REPO...`: build or incrementally update repositories' indexes, and report on each.
+
+``--engine ray`` parses and embeds on a Ray cluster (``--ray-address``, else a local one); several
+repositories in one run share that cluster's encoder pool (repo_rag.ray_engine).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from .common import CliError, add_common_args, load_cli_config
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("index", help="index (or incrementally re-index) a repository")
-    add_common_args(p, repo_positional=True)
+    add_common_args(p, repo_positional=True, several=True)
     p.add_argument("--dry-run", action="store_true", help="list what would be indexed and why files are skipped")
     p.add_argument("--no-dense", action="store_true", help="skip embeddings (lexical + graph only)")
     p.add_argument("--dense-scope", choices=["all", "non-test"], help="which chunks get embeddings")
@@ -25,7 +29,10 @@ def add_parser(subparsers) -> None:
                         "the whole tree; an ignore file or directory among them still walks everything")
     p.add_argument("--walk", action="store_true",
                    help="walk the whole tree even where git could say what changed since the last run")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--engine", choices=["local", "ray"],
+                   help="where parsing and embedding run: this machine's processes (default) or a Ray cluster")
+    p.add_argument("--ray-address", help="Ray cluster to join (e.g. ray://head:10001); default: start a local one")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (one object per repository)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -49,23 +56,59 @@ def run(args: argparse.Namespace) -> int:
         overrides.setdefault("embed", {})["enabled"] = False
     if args.dense_scope:
         overrides.setdefault("index", {})["dense_scope"] = args.dense_scope
-    cfg = load_cli_config(args, overrides)
-    indexer = Indexer(args.repo, cfg, args.index_dir)
+    if args.engine:
+        overrides.setdefault("index", {})["engine"] = args.engine
+    if args.ray_address:
+        overrides.setdefault("index", {})["ray_address"] = args.ray_address
+    repos = args.repo
+    if len(repos) > 1 and (args.index_dir or args.changed):
+        raise CliError("--index-dir and --changed take one repository")
+    configs = [load_cli_config(argparse.Namespace(**{**vars(args), "repo": r}), overrides) for r in repos]
     if args.dry_run:
-        print(format_report(indexer.discover()))
+        for r, cfg in zip(repos, configs, strict=True):
+            print(format_report(Indexer(r, cfg, args.index_dir).discover()))
         return 0
-    changed = _changed_paths(indexer, args.changed) if args.changed else None
-    with IndexProgress(enabled=not args.quiet) as progress:
-        report = indexer.run(progress, changed=changed, walk=args.walk)
+    changed = _changed_paths(Indexer(repos[0], configs[0], args.index_dir), args.changed) if args.changed else None
+    engine = _shared_engine(configs)
+    reports = []
+    try:
+        for r, cfg in zip(repos, configs, strict=True):
+            indexer = Indexer(r, cfg, args.index_dir, engine=engine if cfg.index.engine == "ray" else None)
+            with IndexProgress(enabled=not args.quiet) as progress:
+                reports.append(indexer.run(progress, changed=changed, walk=args.walk))
+    finally:
+        if engine is not None:
+            engine.close()
     if args.json:
         from dataclasses import asdict
 
-        print(json.dumps(asdict(report), indent=2))
+        out = [asdict(r) for r in reports]
+        print(json.dumps(out[0] if len(out) == 1 else out, indent=2))
         return 0
+    for report in reports:
+        _print_report(report)
+    return 0
+
+
+def _shared_engine(configs: list):
+    """One Ray engine for every repository of the run that uses it (they share its encoder pool)."""
+    ray_configs = [c for c in configs if c.index.engine == "ray"]
+    if not ray_configs:
+        return None
+    addresses = {c.index.ray_address for c in ray_configs}
+    if len(addresses) > 1:
+        raise CliError(f"one run joins one Ray cluster; the repositories' configs name {sorted(addresses)}")
+    from ..ray_engine import RayEngine
+
+    return RayEngine(addresses.pop())
+
+
+def _print_report(report) -> None:
     s = report.seconds
     print(
         f"indexed {report.repo}: {report.files_seen} files ({report.files_parsed} parsed, "
         f"{report.files_unchanged} unchanged, {report.files_removed} removed, {report.parse_errors} with parse errors)"
+        + (" on ray" if report.engine == "ray" else "")
     )
     if report.skipped:
         print(
@@ -77,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
         f"{report.embedded} embedded, {report.embedded_from_cache} from cache; graph: {report.graph_nodes} nodes, "
         f"{report.graph_edges} edges"
     )
+    if report.vectors_mirrored:
+        print(f"vector store: {report.vectors_mirrored['upserted']} upserted, "
+              f"{report.vectors_mirrored['deleted']} deleted")
     print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in s.items()) + f"; peak RSS {report.peak_rss_mb:.0f} MB")
     for note in report.notes:
         print(f"note: {note}")
-    return 0

@@ -1,0 +1,70 @@
+"""Which engine answers the dense channel, behind one small interface.
+
+Every implementation searches the vectors the index database holds (the indexer writes them there,
+``repo_rag.store``) and offers what the retriever uses: ``search(query, k)`` (chunk id, inner product,
+best first), ``cosines(query, ids)``, ``len()``, ``model_id`` and ``dim``. Decided by
+``[vectors] store`` (``REPO_RAG_VECTORS_STORE``), in order:
+
+1. ``faiss`` (default): the vectors loaded into an in-process FAISS index, exact up to
+   ``approximate_above`` vectors and an approximate one above (:class:`repo_rag.vectors.VectorIndex`);
+2. ``qdrant``: a Qdrant collection mirroring them, on a server/cluster or embedded
+   (:class:`repo_rag.qdrant_vectors.QdrantVectors`; ``pip install 'repo-rag[scale]'``).
+
+Anything else is a configuration error naming the choices.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .config import VECTOR_STORES, Config, ConfigError
+from .store import Store
+
+
+class VectorSearch(Protocol):
+    model_id: str
+    dim: int
+
+    def __len__(self) -> int: ...
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]: ...
+
+    def cosines(self, query: np.ndarray, ids: list[int]) -> dict[int, float]: ...
+
+
+def store_kind(config: Config) -> str:
+    """The configured store, checked (a clear error before any work)."""
+    store = config.vectors.store.strip().lower()
+    if store not in VECTOR_STORES:
+        raise ConfigError(f"vectors.store must be one of {', '.join(VECTOR_STORES)}, not {config.vectors.store!r}")
+    return store
+
+
+def open_vectors(store: Store, config: Config, repo_root: Path, index_dir: Path) -> VectorSearch | None:
+    """The dense search over ``store``'s vectors (None when it holds none)."""
+    if store_kind(config) == "qdrant":
+        from .qdrant_vectors import QdrantVectors
+
+        return QdrantVectors.for_store(store, config.vectors, repo_root, index_dir)
+    from .vectors import VectorIndex
+
+    return VectorIndex.from_store(store, approximate_above=config.vectors.approximate_above,
+                                  ef_search=config.vectors.ef_search)
+
+
+def mirror_vectors(store: Store, config: Config, repo_root: Path, index_dir: Path) -> tuple[int, int] | None:
+    """After an indexing run: bring an external vector store in line with ``store`` and record it;
+    (upserted, deleted), or None for the in-process store (it loads from the database directly)."""
+    if store_kind(config) != "qdrant":
+        return None
+    from .qdrant_vectors import QdrantVectors
+
+    manifest = store.get_manifest()
+    if not manifest.get("embed_model") or not manifest.get("dense_fingerprint"):
+        return 0, 0
+    mirror = QdrantVectors(config.vectors, repo_root, index_dir, manifest["embed_model"],
+                           int(manifest.get("embed_dim", "0")), manifest["dense_fingerprint"])
+    return mirror.sync(store)
