@@ -60,7 +60,7 @@ from .git_changes import (
 from .layout import IndexLayout
 from .parse_worker import Parsed, parse_batch, parse_file
 from .store import Store
-from .vector_store import mirror_vectors, store_kind
+from .vector_store import check_store, mirror_vectors
 
 if TYPE_CHECKING:
     from .ray_engine import RayEngine
@@ -242,7 +242,7 @@ class Indexer:
         ``walk`` walks the whole tree whatever git says (see the module docstring)."""
         progress = progress or (lambda *a: None)
         report = IndexReport(repo=str(self.repo))
-        store_kind(self.config)  # a misconfigured vector store or engine fails before any work
+        check_store(self.config, self.repo)  # a misconfigured vector store or engine fails before any work
         if self.config.index.engine not in INDEX_ENGINES:
             raise ConfigError(f"index.engine must be one of {', '.join(INDEX_ENGINES)}, "
                               f"not {self.config.index.engine!r}")

@@ -52,11 +52,18 @@ _clients: dict[str, object] = {}
 _clients_lock = threading.Lock()
 
 
-def _client(cfg: VectorsConfig, repo_root: Path):
-    """One client per server or folder in this process (embedded storage admits a single client)."""
+def check_target(cfg: VectorsConfig, repo_root: Path) -> None:
+    """Exactly one of a server URL or a safe embedded folder (checked before any index work)."""
     if bool(cfg.qdrant_url) == bool(cfg.qdrant_path):
         raise ConfigError('vectors.store = "qdrant" needs exactly one of vectors.qdrant_url (a server) or '
                           "vectors.qdrant_path (embedded mode)")
+    if cfg.qdrant_path:
+        check_local_path(Path(cfg.qdrant_path), repo_root)
+
+
+def _client(cfg: VectorsConfig, repo_root: Path):
+    """One client per server or folder in this process (embedded storage admits a single client)."""
+    check_target(cfg, repo_root)
     try:
         from qdrant_client import QdrantClient
     except ImportError as exc:
@@ -171,9 +178,9 @@ class QdrantVectors:
                 self.client.delete_collection(c.name)
         self.client.create_collection(
             self.collection, vectors_config=models.VectorParams(size=self.dim, distance=models.Distance.DOT))
-        for key, schema in (("path", models.PayloadSchemaType.KEYWORD), ("dirs", models.PayloadSchemaType.KEYWORD),
-                            ("repo", models.PayloadSchemaType.KEYWORD)):
-            self.client.create_payload_index(self.collection, key, schema)
+        if self.cfg.qdrant_url:  # embedded mode filters without indexes (and warns about them)
+            for key in ("path", "dirs", "repo"):
+                self.client.create_payload_index(self.collection, key, models.PayloadSchemaType.KEYWORD)
 
     def _mirrored_ids(self) -> set[int]:
         ids: set[int] = set()

@@ -14,8 +14,12 @@ the same graph, vectors equal within float tolerance); only where the work runs 
   tasks of the next repository still find CPUs.
 
 Which cluster, in order: ``ray_address`` (``index.ray_address``, ``--ray-address``) joins an existing
-one; '' joins the cluster this process is already connected to, else starts a local one bound to
-127.0.0.1 with no dashboard, shut down by :meth:`RayEngine.close`.
+one; '' joins the cluster this process is already connected to, else starts a local one with no
+dashboard, shut down by :meth:`RayEngine.close`. Ray's servers listen on the machine's interfaces
+whatever address is asked for (Ray resolves 127.0.0.1 to the node's address), and a Ray cluster runs
+whatever code a connected client sends, so a local cluster is started only with Ray's token
+authentication on (Ray's default; a client without the token in ``~/.ray/auth_token`` is refused):
+``RAY_AUTH_MODE=disabled`` is refused here.
 """
 
 from __future__ import annotations
@@ -81,8 +85,14 @@ class RayEngine:
                 if address:
                     ray.init(address=address, **options)
                 else:
-                    ray.init(_node_ip_address="127.0.0.1", num_cpus=os.cpu_count() or 1, **options)
+                    if os.environ.get("RAY_AUTH_MODE", "").strip().lower() == "disabled":
+                        raise RayEngineError(
+                            "RAY_AUTH_MODE=disabled: a local Ray cluster would run code sent by anyone who can "
+                            "reach this machine; unset it, or join a cluster you run with --ray-address")
+                    ray.init(num_cpus=os.cpu_count() or 1, **options)
                     self._started = True
+            except RayEngineError:
+                raise
             except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
                 raise RayEngineError(f"cannot start or join the Ray cluster {address or '(local)'}: {exc}") from exc
         self.ray = ray

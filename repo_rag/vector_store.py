@@ -43,6 +43,14 @@ def store_kind(config: Config) -> str:
     return store
 
 
+def check_store(config: Config, repo_root: Path) -> None:
+    """A clear error before any work for a store that cannot be used as configured."""
+    if store_kind(config) == "qdrant":
+        from .qdrant_vectors import check_target
+
+        check_target(config.vectors, repo_root)
+
+
 def open_vectors(store: Store, config: Config, repo_root: Path, index_dir: Path) -> VectorSearch | None:
     """The dense search over ``store``'s vectors (None when it holds none)."""
     if store_kind(config) == "qdrant":
