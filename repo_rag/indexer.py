@@ -24,18 +24,13 @@ and commits every group, so an interrupted run is resumed by the next one.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import json
 import multiprocessing
 import os
 import resource
-import signal
-import sys
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +53,7 @@ from .git_changes import (
     usable,
 )
 from .layout import IndexLayout
-from .parse_worker import Parsed, parse_batch, parse_file
+from .parse_worker import Parsed, parse_in_processes
 from .store import Store
 from .vector_store import check_store, mirror_vectors
 
@@ -110,23 +105,6 @@ class IndexReport:
     secrets_redacted: int = 0  # high-confidence secrets blanked out of file text
     files_with_secrets: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-def _init_worker(fd: int | None) -> None:
-    """Parse-worker initializer: a worker dies with the indexer and never keeps its lock alive.
-
-    flock belongs to the open file, shared by every forked copy of the descriptor; if the indexer
-    is killed, orphaned workers would otherwise hold the lock and refuse every later run.
-    """
-    if fd is not None:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: killed when the indexer dies
-            if os.getppid() == 1:  # the indexer died before this line
-                os._exit(1)
 
 
 @contextmanager
@@ -368,44 +346,16 @@ class Indexer:
                 "they are not in the index and never sent to a model"
             )
 
-    BATCH_FILES = 32  # files per worker task
-    WINDOW_BATCHES_PER_WORKER = 2  # in-flight tasks per worker: bounds memory, keeps workers busy
-
     def _parse_all(
         self, todo: list[tuple[SourceFile, str | None]], progress: Progress, workers: int | None
     ) -> Iterator[Parsed]:
-        """Parsed files in input order; in worker processes with a bounded window of batches (or on
-        the engine's cluster)."""
+        """Parsed files in input order: in this machine's worker processes, or on the engine's cluster."""
         max_lines = self.config.index.max_chunk_lines
         if self._engine is not None:
             yield from self._engine.parse(todo, max_lines, progress)
             return
-        workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
-        if workers <= 1 or len(todo) < 64:
-            for i, item in enumerate(todo, 1):
-                yield parse_file(*item, max_lines)
-                progress("parse", i, len(todo), "")
-            return
-        batches = iter([todo[i : i + self.BATCH_FILES] for i in range(0, len(todo), self.BATCH_FILES)])
-        window: deque[Future[list[Parsed]]] = deque()
-        done = 0
         inherited = self._lock_fd if multiprocessing.get_start_method() == "fork" else None
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(inherited,)) as pool:
-
-            def refill() -> None:
-                while len(window) < workers * self.WINDOW_BATCHES_PER_WORKER:
-                    batch = next(batches, None)
-                    if batch is None:
-                        return
-                    window.append(pool.submit(parse_batch, batch, max_lines))
-
-            refill()
-            while window:
-                batch_result = window.popleft().result()
-                refill()
-                done += len(batch_result)
-                progress("parse", done, len(todo), "")
-                yield from batch_result
+        yield from parse_in_processes(todo, max_lines, progress, workers, inherited)
 
     # -- stage 2: graph ----------------------------------------------------------------------
     def _graph(self, store: Store, report: IndexReport, progress: Progress) -> None:

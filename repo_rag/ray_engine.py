@@ -37,9 +37,8 @@ from repo_rag.indexers.model import SourceFile
 from .config import EmbedConfig
 from .embed import Embedder
 from .errors import RepoRagError
-from .parse_worker import Parsed, parse_texts, read_for_parse
+from .parse_worker import BATCH_FILES, Parsed, parse_texts, read_for_parse
 
-BATCH_FILES = 32
 WINDOW_PER_CPU = 2
 
 # progress(stage, done, total, info), as repo_rag.indexer.Progress

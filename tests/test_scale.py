@@ -138,9 +138,24 @@ def test_qdrant_store_answers_as_faiss_does_on_werkzeug(tmp_path: Path, werkzeug
     report = q_repo.index()
     assert report.vectors_mirrored["upserted"] == report.dense_chunks > 1000  # mirrored on the first run
     assert type(q_repo.retriever.vectors).__name__ == "QdrantVectors"
-    for q in WERKZEUG_QUESTIONS:
-        assert [f.path for f in faiss_repo.search_files(q, k=5)] == [f.path for f in q_repo.search_files(q, k=5)], q
+    faiss_top5 = [[f.path for f in faiss_repo.search_files(q, k=5)] for q in WERKZEUG_QUESTIONS]
+    assert faiss_top5 == [[f.path for f in q_repo.search_files(q, k=5)] for q in WERKZEUG_QUESTIONS]
     close_clients()
+
+    # the same through the command line and the environment variables the issue names
+    env = {**os.environ, "REPO_RAG_VECTORS_STORE": "qdrant", "REPO_RAG_VECTORS_QDRANT_PATH": str(tmp_path / "q2")}
+    cli = [sys.executable, "-m", "repo_rag.cli"]
+    done = subprocess.run([*cli, "index", str(werkzeug), "--index-dir", str(tmp_path / "index"), "--json", "-q"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["vectors_mirrored"]["upserted"] == report.dense_chunks
+    batch = tmp_path / "questions.jsonl"
+    batch.write_text("".join(json.dumps(q) + "\n" for q in WERKZEUG_QUESTIONS))
+    found = subprocess.run([*cli, "search", "--repo", str(werkzeug), "--index-dir", str(tmp_path / "index"),
+                            "--batch", str(batch), "--files", "-k", "5"], capture_output=True, text=True, env=env,
+                           timeout=600)
+    assert found.returncode == 0, found.stderr
+    assert [[f["path"] for f in json.loads(line)] for line in found.stdout.splitlines()] == faiss_top5
 
 
 def test_qdrant_mirror_follows_edits_and_repairs_itself(tmp_path: Path) -> None:
