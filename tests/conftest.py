@@ -53,6 +53,20 @@ def polyglot_repo(polyglot_copy: Path, tmp_path_factory: pytest.TempPathFactory)
     return repo
 
 
+def parse_python(text: str):
+    """``ast.parse`` with the garbage collector paused: a finalizer (llama-cpp's ``__del__``) that runs
+    inside ast.parse trips CPython 3.11's "AST constructor recursion depth mismatch" check."""
+    import ast
+    import gc
+
+    gc.collect()
+    gc.disable()
+    try:
+        return ast.parse(text)
+    finally:
+        gc.enable()
+
+
 def stored_vectors(store) -> dict[tuple, np.ndarray]:
     """Dense vectors of a store keyed by their chunk's (path, lines, part, content hash)."""
     rows = store.con.execute(

@@ -7,13 +7,13 @@ Sizes are read from the source with ``ast``; the import contract (layers, no cyc
 from __future__ import annotations
 
 import ast
-import gc
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import parse_python
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = ("repo_rag", "indexers", "ui", "eval")
@@ -57,9 +57,8 @@ def test_large_modules_are_declared() -> None:
 
 def test_long_functions_say_why() -> None:
     offenders = []
-    gc.collect()  # finalizers (llama-cpp's __del__) running inside ast.parse trip CPython 3.11's depth check
     for path in _modules():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parse_python(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 length = node.end_lineno - node.lineno + 1
                 if length > FUNCTION_LINES and LONG_REASON not in (ast.get_docstring(node) or ""):

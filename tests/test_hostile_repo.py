@@ -218,12 +218,12 @@ from repo_rag.embed import Embedder
 from repo_rag.indexer import Indexer
 calls = 0
 real = Embedder.embed_texts
-def dying(self, texts, progress=None):
+def dying(self, texts, progress=None, **options):
     global calls
     calls += 1
     if calls == 2:
         os._exit(9)  # killed in the middle of the embedding stage
-    return real(self, texts, progress=progress)
+    return real(self, texts, progress=progress, **options)
 Embedder.embed_texts = dying
 Indexer.EMBED_GROUP = 8
 repo, index_dir = sys.argv[1], sys.argv[2]

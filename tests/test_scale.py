@@ -70,10 +70,13 @@ def test_ray_engine_builds_the_local_index(tmp_path: Path, engine: RayEngine) ->
     assert set(va) == set(vb)
     assert min(float(va[k] @ vb[k]) for k in va) > 0.999
 
-    # an edit re-indexed on the cluster: only that file is parsed again, and the result equals the local one
+    # an edit re-indexed on the cluster: only that file is parsed again, and the result equals the local one;
+    # the engine's encoder actors are reused, not started again
+    actors = list(engine._encoders)
     target = repo / "bookstore" / "auth.py"
     target.write_text(target.read_text() + "\n\ndef added_on_edit(x):\n    return x + 1\n")
-    assert Indexer(repo, cfg, tmp_path / "ray", engine=engine).run().files_parsed == 1
+    again = Indexer(repo, cfg, tmp_path / "ray", engine=engine).run()
+    assert again.files_parsed == 1 and again.embedded >= 1 and engine._encoders == actors
     assert Indexer(repo, cfg, tmp_path / "local").run().files_parsed == 1
     assert _chunks(a) == _chunks(b)
     assert any("added_on_edit" in row[5] for row in _chunks(b))
