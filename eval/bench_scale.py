@@ -74,7 +74,7 @@ def _search(repo: Repository, questions: list[str]) -> tuple[list[list[str]], fl
 
 
 def run(root: Path, work: Path, ray_address: str, qdrant_url: str) -> dict:
-    """Long because it is the benchmark's whole sequence (three setups, then their comparison) in order."""
+    """The three setups of the module docstring, in order, then their comparison."""
     base = load_config(root)
     rows: dict[str, dict] = {}
     tops: dict[str, list[list[str]]] = {}

@@ -31,6 +31,7 @@ COMMANDS: dict[str, EvalCommand] = {
     "answers": EvalCommand(_PKG + ".answers", "answer quality and latency per LLM backend"),
     "watch-bench": EvalCommand(_PKG + ".bench_watch", "index freshness under repo-rag watch: save to searchable"),
     "million-bench": EvalCommand(_PKG + ".bench_million", "1M chunks: FAISS exact vs IVF/HNSW, FTS5 latency"),
+    "scale-bench": EvalCommand(_PKG + ".bench_scale", "Ray engine and Qdrant store against the default: parity, cost"),
     "bench-llm": EvalCommand(_PKG + ".bench_llm", "embedded-model speed: prompt, generation, KV prefix cache"),
     "questions": EvalCommand(_PKG + ".questions", "paraphrased questions: list, check for leaked names"),
     "mined": EvalCommand(_PKG + ".mined", "mined queries: docstring sentence -> symbol pairs, docs masked"),
