@@ -90,10 +90,11 @@ class VectorsConfig:
     qdrant_path: str = ""
     # Name of the environment variable holding the Qdrant API key (the key itself is never in a file).
     qdrant_api_key_env: str = "QDRANT_API_KEY"
-    # faiss: above this many vectors, search an approximate HNSW graph instead of the exact flat index
-    # (0 = always exact). Set from the million-chunk benchmark (docs/benchmarks.md).
-    approximate_above: int = 500_000
-    # HNSW breadth at query time (higher: better recall, slower).
+    # faiss: above this many vectors, search an approximate IVF index instead of the exact flat one
+    # (0 = always exact). From the million-chunk benchmark (docs/benchmarks.md §12): exact p95 is 28 ms
+    # at 200k vectors but 89 ms at 500k, which leaves nothing of a 100 ms search for the other channels.
+    approximate_above: int = 200_000
+    # IVF lists probed per query (higher: better recall, slower; 128 at 1M chunks: recall@10 0.978, p95 30 ms).
     ef_search: int = 128
 
 

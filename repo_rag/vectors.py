@@ -77,7 +77,7 @@ class VectorIndex:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_store(cls, store: Store, approximate_above: int = 500_000, ef_search: int = 128) -> VectorIndex | None:
+    def from_store(cls, store: Store, approximate_above: int = 200_000, ef_search: int = 128) -> VectorIndex | None:
         """The stored vectors of ``store`` (None when it has none or no recorded model); approximate
         (IVF) when there are more than ``approximate_above`` of them (0: always exact)."""
         manifest = store.get_manifest()
