@@ -10,7 +10,8 @@ connections are per thread, FAISS searches are read-only, and the index is reloa
 when an indexer run (in this or another process) has changed it.
 
 Reloading after a few edited files (a watcher's re-index) keeps the loaded code graph for the
-moment: the edited files' chunks, text and vectors are searchable at once, while a background
+moment: the edited files' chunks, text and vectors are searchable at once (the loaded vector index
+is edited in place, only the changed vectors read), while a background
 thread brings a graph up to date with them and swaps it in (until then graph links of those few
 files are the previous ones). Any larger change loads the graph before the next query is answered.
 """
@@ -137,7 +138,8 @@ class Repository:
                 self._store = Store(self.layout.db)
             vectors = None
             if self.config.embed.enabled:
-                vectors = open_vectors(self._store, self.config, self.root, self.index_dir)
+                loaded = self._retriever.vectors if self._retriever is not None else None
+                vectors = open_vectors(self._store, self.config, self.root, self.index_dir, previous=loaded)
             embedder = None
             if vectors is not None:
                 embedder = self.embedder

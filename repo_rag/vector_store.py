@@ -51,16 +51,32 @@ def check_store(config: Config, repo_root: Path) -> None:
         check_target(config.vectors, repo_root)
 
 
-def open_vectors(store: Store, config: Config, repo_root: Path, index_dir: Path) -> VectorSearch | None:
-    """The dense search over ``store``'s vectors (None when it holds none)."""
+def open_vectors(store: Store, config: Config, repo_root: Path, index_dir: Path,
+                 previous: VectorSearch | None = None) -> VectorSearch | None:
+    """The dense search over ``store``'s vectors (None when it holds none). ``previous``: what was loaded
+    for this index before; an in-process index of the same model, configuration and kind is updated in
+    place (only the vectors that changed are read) instead of loaded again."""
     if store_kind(config) == "qdrant":
         from .qdrant_vectors import QdrantVectors
 
         return QdrantVectors.for_store(store, config.vectors, repo_root, index_dir)
     from .vectors import VectorIndex
 
+    if isinstance(previous, VectorIndex) and _same_setup(previous, store, config):
+        previous.refresh(store)
+        return previous if len(previous) else None
     return VectorIndex.from_store(store, approximate_above=config.vectors.approximate_above,
                                   ef_search=config.vectors.ef_search)
+
+
+def _same_setup(loaded, store: Store, config: Config) -> bool:
+    """Same model, dimension and embedding configuration, and an index kind the new size keeps."""
+    manifest = store.get_manifest()
+    if (loaded.model_id, str(loaded.dim), loaded.fingerprint) != (
+            manifest.get("embed_model"), manifest.get("embed_dim"), manifest.get("dense_fingerprint")):
+        return False
+    above = config.vectors.approximate_above
+    return loaded.approximate or not above or len(store.vector_ids()) <= above
 
 
 def mirror_vectors(store: Store, config: Config, repo_root: Path, index_dir: Path) -> tuple[int, int] | None:

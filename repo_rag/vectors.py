@@ -73,8 +73,11 @@ class VectorIndex:
         self.model_id = model_id
         self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self.approximate = False
+        self.fingerprint = ""  # the index's dense_fingerprint these vectors were loaded under
         self._gpu_index = None
-        self._lock = threading.Lock()
+        # Reentrant: search holds it across _searcher; refresh() edits the index under it while the
+        # retrievers of other threads may still search the same object.
+        self._lock = threading.RLock()
 
     @classmethod
     def from_store(cls, store: Store, approximate_above: int = 200_000, ef_search: int = 128) -> VectorIndex | None:
@@ -92,10 +95,36 @@ class VectorIndex:
         if not len(ids):
             return None
         obj = cls(dim, model_id)
+        obj.fingerprint = manifest.get("dense_fingerprint", "")
         if approximate_above and len(ids) > approximate_above:
             obj.make_approximate(matrix, ef_search)
         obj.add(ids.tolist(), matrix)
         return obj
+
+    def ids(self) -> np.ndarray:
+        """The chunk ids held (int64, unordered)."""
+        faiss = _faiss()
+        with self._lock:
+            if not self.approximate:
+                return faiss.vector_to_array(self.index.id_map).astype(np.int64, copy=False)
+            lists = self.index.invlists
+            parts = [faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                     for i in range(self.index.nlist) if lists.list_size(i)]
+            return np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64)
+
+    def refresh(self, store: Store) -> tuple[int, int]:
+        """Bring this index in line with ``store``'s vectors in place: remove the ids it no longer has,
+        add the ones it gained (ids are never reused, so that is the whole difference); (added, removed).
+        A re-index of a few files then costs a few vectors, not a reload of all of them (seconds at
+        1M chunks, plus the IVF training)."""
+        want = np.fromiter(store.vector_ids(), dtype=np.int64)
+        have = self.ids()
+        gone = np.setdiff1d(have, want, assume_unique=True)
+        new = np.setdiff1d(want, have, assume_unique=True)
+        removed = self.remove(gone.tolist())
+        ids, matrix = store.vectors_for(new.tolist(), self.dim)
+        self.add(ids.tolist(), matrix)
+        return len(ids), removed
 
     def make_approximate(self, sample: np.ndarray, ef_search: int = 128) -> None:
         """Switch this (empty) index to IVF, training its lists on ``sample`` (normally all rows to add).
@@ -155,10 +184,11 @@ class VectorIndex:
         return removed
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        if not len(self):
-            return []
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        scores, ids = self._searcher().search(q, min(k, len(self)))
+        with self._lock:
+            if not len(self):
+                return []
+            scores, ids = self._searcher().search(q, min(k, len(self)))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def cosines(self, query: np.ndarray, ids: list[int]) -> dict[int, float]:

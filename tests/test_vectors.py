@@ -100,3 +100,40 @@ def test_make_approximate_refuses_a_filled_index(data) -> None:
     index = VectorIndex.from_store(store, approximate_above=0)
     with pytest.raises(ValueError):
         index.make_approximate(store.matrix)
+
+
+@pytest.mark.parametrize("approximate_above", [0, 1])  # exact, and IVF from the first vector
+def test_a_reindex_updates_the_loaded_index_in_place(tmp_path, approximate_above: int) -> None:
+    """After a small re-index the loaded index is edited (removed and added vectors only), not loaded again,
+    and holds exactly the store's vectors; a change of embedding configuration loads afresh."""
+    import shutil
+    from dataclasses import replace
+
+    from conftest import POLYGLOT
+
+    from repo_rag.config import load_config
+    from repo_rag.repository import Repository
+
+    repo_dir = tmp_path / "repo"
+    shutil.copytree(POLYGLOT, repo_dir)
+    cfg = load_config(repo_dir)
+    cfg = replace(cfg, vectors=replace(cfg.vectors, approximate_above=approximate_above, ef_search=10_000))
+    repo = Repository(repo_dir, cfg, tmp_path / "index")
+    repo.index()
+    loaded = repo.retriever.vectors
+    assert loaded.approximate == bool(approximate_above)
+    target = repo_dir / "bookstore" / "auth.py"
+    target.write_text(target.read_text() + "\n\ndef rotate_signing_keys(keyring):\n    return keyring[::-1]\n")
+    repo.index()
+    assert repo.retriever.vectors is loaded
+    assert set(loaded.ids().tolist()) == repo.store.vector_ids()
+    new = [c.id for c in repo.store.chunks_for_path("bookstore/auth.py") if c.name == "rotate_signing_keys"]
+    q = repo.embedder.embed_query("rotate signing keys keyring")
+    assert new and new[0] in [i for i, _ in loaded.search(q, 5)]
+    assert len(loaded.cosines(q, new)) == 1
+
+    changed = replace(cfg, embed=replace(cfg.embed, body_chars=300))
+    other = Repository(repo_dir, changed, tmp_path / "index")
+    other.index()
+    other._retriever = repo.retriever  # as if this object had loaded the old configuration
+    assert other.retriever.vectors is not loaded
