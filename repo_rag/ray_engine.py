@@ -78,20 +78,18 @@ class RayEngine:
         ray = _ray()
         self._started = False
         if not ray.is_initialized():
+            if not address and os.environ.get("RAY_AUTH_MODE", "").strip().lower() == "disabled":
+                raise RayEngineError(
+                    "RAY_AUTH_MODE=disabled: a local Ray cluster would run code sent by anyone who can "
+                    "reach this machine; unset it, or join a cluster you run with --ray-address")
             options = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
                        "configure_logging": False}
             try:
                 if address:
                     ray.init(address=address, **options)
                 else:
-                    if os.environ.get("RAY_AUTH_MODE", "").strip().lower() == "disabled":
-                        raise RayEngineError(
-                            "RAY_AUTH_MODE=disabled: a local Ray cluster would run code sent by anyone who can "
-                            "reach this machine; unset it, or join a cluster you run with --ray-address")
                     ray.init(num_cpus=os.cpu_count() or 1, **options)
                     self._started = True
-            except RayEngineError:
-                raise
             except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
                 raise RayEngineError(f"cannot start or join the Ray cluster {address or '(local)'}: {exc}") from exc
         self.ray = ray
