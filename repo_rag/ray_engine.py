@@ -57,6 +57,14 @@ def _ray():
     return ray
 
 
+def slices(n: int, parts: int, batch: int) -> list[tuple[int, int]]:
+    """At most ``parts`` contiguous ranges covering ``range(n)``, each starting on a ``batch`` boundary, so
+    every encoder batch holds the texts the local engine's would (int8 ONNX quantises activations per
+    batch: other batch compositions move a vector by up to ~1.5% in cosine, measured on Django chunks)."""
+    step = max(batch, -(-n // parts // batch) * batch)
+    return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+
 class _Encoder:
     """Actor body: the configured embedding model, loaded once per actor (no cache: the driver has it)."""
 
@@ -155,9 +163,10 @@ class RayEngine:
                     f"{embedder.model_id}: set [embed] backend/device so both agree")
         actors = self._encoders
 
+        batch = max(1, embedder.cfg.batch_size)
+
         def encode(texts: list[str]) -> np.ndarray:
-            step = -(-len(texts) // len(actors))
-            parts = [texts[i : i + step] for i in range(0, len(texts), step)]
+            parts = [texts[a:b] for a, b in slices(len(texts), len(actors), batch)]
             out = self.ray.get([a.encode.remote(p) for a, p in zip(actors, parts, strict=False)])
             return np.concatenate(out) if out else np.zeros((0, embedder.dim), dtype=np.float32)
 

@@ -91,6 +91,16 @@ def test_ray_engine_on_werkzeug_gives_the_same_top5(tmp_path: Path, engine: RayE
         assert [f.path for f in local.search_files(q, k=5)] == [f.path for f in on_ray.search_files(q, k=5)], q
 
 
+@pytest.mark.parametrize("n", [0, 5, 33, 1000, 1024])
+@pytest.mark.parametrize("actors", [1, 2, 3, 5])
+def test_encoder_slices_keep_the_local_batches(n: int, actors: int) -> None:
+    from repo_rag.ray_engine import slices
+
+    got = slices(n, actors, 32)
+    assert len(got) <= actors and all(a % 32 == 0 for a, _ in got)
+    assert [i for a, b in got for i in range(a, b)] == list(range(n))
+
+
 def test_cli_indexes_several_repositories_on_one_cluster(tmp_path: Path) -> None:
     repos = []
     for name in ("one", "two"):
