@@ -402,29 +402,18 @@ class Store:
 
     def load_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids int64, vectors float32 n x dim); rows of another length are skipped."""
-        ids: list[int] = []
-        rows: list[bytes] = []
-        size = dim * 4
-        for chunk_id, blob in self.con.execute("SELECT chunk_id, vec FROM vectors ORDER BY chunk_id"):
-            if isinstance(blob, bytes) and len(blob) == size:
-                ids.append(chunk_id)
-                rows.append(blob)
-        matrix = np.frombuffer(b"".join(rows), dtype="<f4").reshape(len(rows), dim) if rows else np.zeros((0, dim))
-        return np.asarray(ids, dtype=np.int64), matrix.astype(np.float32, copy=False)
+        return _vector_rows(self.con.execute("SELECT chunk_id, vec FROM vectors ORDER BY chunk_id"), dim)
 
     def vectors_for(self, ids: list[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids int64, vectors float32) of those ``ids`` that have a vector of length ``dim``."""
-        got: list[int] = []
-        rows: list[bytes] = []
-        for start in range(0, len(ids), 900):
-            part = [int(i) for i in ids[start : start + 900]]
-            q = f"SELECT chunk_id, vec FROM vectors WHERE chunk_id IN ({','.join('?' * len(part))}) ORDER BY chunk_id"
-            for chunk_id, blob in self.con.execute(q, part):
-                if isinstance(blob, bytes) and len(blob) == dim * 4:
-                    got.append(chunk_id)
-                    rows.append(blob)
-        matrix = np.frombuffer(b"".join(rows), dtype="<f4").reshape(len(rows), dim) if rows else np.zeros((0, dim))
-        return np.asarray(got, dtype=np.int64), matrix.astype(np.float32, copy=False)
+        def rows() -> Iterator[tuple[int, bytes]]:
+            for start in range(0, len(ids), 900):
+                part = [int(i) for i in ids[start : start + 900]]
+                marks = ",".join("?" * len(part))
+                q = f"SELECT chunk_id, vec FROM vectors WHERE chunk_id IN ({marks}) ORDER BY chunk_id"
+                yield from self.con.execute(q, part)
+
+        return _vector_rows(rows(), dim)
 
     # -- raw facts (graph input) -------------------------------------------------------------
     def definitions(self) -> Iterator[tuple[str, Definition]]:
@@ -462,3 +451,16 @@ class Store:
             "ORDER BY bm25(chunk_fts, ?, ?, ?, ?) LIMIT ?"
         )
         return list(self.con.execute(q, (*weights, match, *weights, limit)))
+
+
+def _vector_rows(rows: Iterable[tuple[int, bytes]], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids int64, float32 matrix) of the (chunk id, blob) rows whose blob holds ``dim`` floats."""
+    ids: list[int] = []
+    blobs: list[bytes] = []
+    for chunk_id, blob in rows:
+        if isinstance(blob, bytes) and len(blob) == dim * 4:
+            ids.append(chunk_id)
+            blobs.append(blob)
+    matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim) if blobs else np.zeros((0, dim))
+    return np.asarray(ids, dtype=np.int64), matrix.astype(np.float32, copy=False)
+
