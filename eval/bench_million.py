@@ -295,15 +295,37 @@ def measure_size(xb: np.ndarray, xq: np.ndarray, methods: list[str], k: int, lat
 
 
 def measure_lexical(store: Store, texts: list[str], k: int) -> dict:
-    """p50/p95 of the lexical (FTS5) channel as the retriever calls it, one query at a time."""
-    from repo_rag.lexical import lexical_search
+    """The lexical channel as the retriever calls it, one query at a time: FTS5 alone, then the
+    posting lists of common terms (repo_rag/postings.py) built on the same store, and how much of
+    FTS5's top 10 / top ``k`` they return."""
+    from repo_rag.lexical import COLUMN_WEIGHTS, lexical_search
+    from repo_rag.postings import rebuild_postings
 
-    ms = []
-    for t in texts:
-        t0 = time.perf_counter()
-        lexical_search(store, t, k=k, explain=0)
-        ms.append((time.perf_counter() - t0) * 1000)
-    return _pct(ms)
+    def run(use_postings: bool, queries: list[str] = texts) -> tuple[list[list[int]], list[float]]:
+        found, ms = [], []
+        for t in queries:
+            t0 = time.perf_counter()
+            hits, _ = lexical_search(store, t, k=k, explain=0, use_postings=use_postings)
+            ms.append((time.perf_counter() - t0) * 1000)
+            found.append([h.chunk_id for h in hits])
+        return found, ms
+
+    run(False, texts[:50])  # warm the page cache like a serving process
+    fts, fts_ms = run(False)
+    t0 = time.perf_counter()
+    lists = rebuild_postings(store, COLUMN_WEIGHTS)
+    build_s = time.perf_counter() - t0
+    size = store.con.execute("SELECT sum(length(ids) + length(tfs)) FROM postings").fetchone()[0] or 0
+    run(True, texts[:50])
+    got, got_ms = run(True)
+
+    def agree(n: int) -> float:
+        pairs = [(a[:n], b[:n]) for a, b in zip(got, fts, strict=True) if b]
+        return round(float(np.mean([len(set(a) & set(b)) / len(b) for a, b in pairs])), 4)
+
+    return {"fts5": _pct(fts_ms), "postings": {**_pct(got_ms), "build_s": round(build_s, 1), "lists": lists,
+            "mb": round(size / 2**20, 1), "top10_vs_fts5": agree(10), f"top{k}_vs_fts5": agree(k)},
+            "queries": len(texts)}
 
 
 def measure_product(store: Store, xq: np.ndarray, approximate_above: int, ef_search: int, k: int) -> dict:
@@ -363,7 +385,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m repo_rag.eval mil
         (out / "million-bench.json").write_text(json.dumps(report, indent=1))
 
     db, report["projects"] = build_store(root, args.target + args.queries, root / "build.json")
-    store = Store(db)
+    store = Store(db, create=True)  # create: adds tables a newer repo-rag keeps (postings) to a cached store
     model = static_model(default_cache_dir())
     report["embed_s"] = round(embed_store(store, model), 1)
     queries = held_out_queries(store, args.queries)
@@ -401,8 +423,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m repo_rag.eval mil
     table = _table(rows)
     print(table)
     if "lexical" in report:
-        print(f"\nFTS5 lexical_search over {report['lexical']['chunks']:,} chunks: p50 {report['lexical']['p50_ms']} "
-              f"ms, p95 {report['lexical']['p95_ms']} ms")
+        lex = report["lexical"]
+        print(f"\nlexical_search over {lex['chunks']:,} chunks, {lex['queries']} queries: FTS5 p50/p95 "
+              f"{lex['fts5']['p50_ms']}/{lex['fts5']['p95_ms']} ms; posting lists p50/p95 "
+              f"{lex['postings']['p50_ms']}/{lex['postings']['p95_ms']} ms (built in {lex['postings']['build_s']} s, "
+              f"{lex['postings']['lists']} lists, {lex['postings']['mb']} MB), FTS5's top 10 returned "
+              f"{lex['postings']['top10_vs_fts5']}")
     for r in report.get("product", []):
         print(f"VectorIndex.from_store(approximate_above={r['approximate_above']}): {r['vectors']:,} vectors, "
               f"approximate={r['approximate']}, load {r['load_s']} s, p50/p95 {r['p50_ms']}/{r['p95_ms']} ms, "

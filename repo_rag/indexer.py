@@ -1,4 +1,4 @@
-"""Index a repository: discover -> parse/chunk -> store (lexical) -> graph -> embed (dense).
+"""Index a repository: discover -> parse/chunk -> store (lexical) -> graph -> postings -> embed (dense).
 
 Stages commit separately so the cheap channels are usable early: once the SQLite transaction of
 the parse stage commits, lexical search works while embeddings are still being computed. Only
@@ -17,8 +17,10 @@ Memory stays bounded on any repository size: parsed files stream from the worker
 store transaction through a fixed window of in-flight batches, so at most a few hundred parsed
 files are held at once. High-confidence secrets are redacted from file text before parsing
 (``indexers.secrets``), so they never reach chunk text, the FTS index, vectors or a prompt; the
-report counts them. The embedding stage embeds the dense-scope chunks that have no vector yet
-and commits every group, so an interrupted run is resumed by the next one.
+report counts them. A store of ``[index] postings_above`` chunks or more gets posting lists of its
+common terms after every run that changed chunks (repo_rag/postings.py). The embedding stage
+embeds the dense-scope chunks that have no vector yet and commits every group, so an interrupted
+run is resumed by the next one.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ from .git_changes import (
     usable,
 )
 from .layout import IndexLayout
+from .lexical import COLUMN_WEIGHTS
 from .parse_worker import Parsed, parse_in_processes
+from .postings import drop_postings, load_postings, rebuild_postings
 from .store import Store
 from .vector_store import check_store, mirror_vectors
 
@@ -101,6 +105,7 @@ class IndexReport:
     peak_rss_mb: float = 0.0
     peak_rss_parse_mb: float = 0.0  # peak by the end of the streaming parse+store stage
     vectors_mirrored: dict[str, int] = field(default_factory=dict)  # external vector store: upserted/deleted
+    posting_lists: int = 0  # common terms whose posting lists this run (re)built (large stores only)
     engine: str = "local"
     secrets_redacted: int = 0  # high-confidence secrets blanked out of file text
     files_with_secrets: int = 0
@@ -269,6 +274,7 @@ class Indexer:
                 self._parse_and_store(store, found, report, progress, workers)
                 report.peak_rss_parse_mb = _peak_rss_mb()
                 self._graph(store, report, progress)
+                self._postings(store, report, progress)
                 if self.config.embed.enabled if dense is None else dense:
                     self._dense(store, report, progress)
                     self._mirror(store, report)
@@ -388,6 +394,21 @@ class Indexer:
         report.graph_edges = graph.number_of_edges()
         report.seconds["graph"] = time.perf_counter() - t0
         progress("graph", report.graph_edges, report.graph_edges, f"{report.graph_nodes} nodes")
+
+    def _postings(self, store: Store, report: IndexReport, progress: Progress) -> None:
+        """Posting lists of common terms for a large store (repo_rag/postings.py), rebuilt when stale."""
+        t0 = time.perf_counter()
+        big = store.fts_stats()[0] >= self.config.index.postings_above
+        if not big:
+            if drop_postings(store):
+                report.notes.append("posting lists dropped: the index is below [index] postings_above")
+            return
+        if load_postings(store, COLUMN_WEIGHTS) is not None:
+            return
+        progress("postings", 0, 1, "")
+        report.posting_lists = rebuild_postings(store, COLUMN_WEIGHTS)
+        report.seconds["postings"] = time.perf_counter() - t0
+        progress("postings", 1, 1, f"{report.posting_lists} terms")
 
     def _mirror(self, store: Store, report: IndexReport) -> None:
         """Bring an external vector store (Qdrant) in line with the vectors just written."""

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from repo_rag.indexers.model import Chunk
 
+from .postings import Postings, load_postings
 from .store import Store, StoredChunk
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
@@ -117,15 +118,25 @@ class QueryTerms:
     weights: dict[str, float]
 
 
-def select_terms(store: Store, text: str, max_terms: int = 32, extra: dict[str, float] | None = None) -> QueryTerms:
-    """Pick the query's most informative terms that exist in the index."""
+# FTS column weights (path, name, doc, body) of the lexical channel; posting builds record them.
+COLUMN_WEIGHTS = (3.0, 4.0, 2.0, 1.0)
+
+
+def select_terms(store: Store, text: str, max_terms: int = 32, extra: dict[str, float] | None = None,
+                 postings: Postings | None = None) -> QueryTerms:
+    """Pick the query's most informative terms that exist in the index.
+
+    Document frequencies come from ``postings`` where it has the term (FTS5 counts a term's matches
+    to report them: slow for common terms at a million chunks), else from FTS5.
+    """
     counts = Counter(tokenize(text))
     for term, boost in (extra or {}).items():
         counts[term] += boost
     if not counts:
         return QueryTerms((), {})
-    df = store.doc_frequencies(counts)
-    n_docs = max(store.chunk_count(), 1)
+    df = postings.doc_frequencies(counts) if postings is not None else {}
+    df.update(store.doc_frequencies([t for t in counts if t not in df]))
+    n_docs = max(store.fts_stats()[0] or store.chunk_count(), 1)
     weights: dict[str, float] = {}
     for term, tf in counts.items():
         d = df.get(term, 0)
@@ -147,16 +158,28 @@ def lexical_search(
     k: int = 50,
     max_terms: int = 32,
     extra_terms: dict[str, float] | None = None,
-    weights: tuple[float, float, float, float] = (3.0, 4.0, 2.0, 1.0),
+    weights: tuple[float, float, float, float] = COLUMN_WEIGHTS,
     explain: int = 40,
+    use_postings: bool = True,
 ) -> tuple[list[LexicalHit], QueryTerms]:
     """bm25 over identifier terms; the first ``explain`` hits say which query terms they matched
-    (re-tokenising every candidate would dominate the latency of large candidate pools)."""
-    qt = select_terms(store, query, max_terms, extra_terms)
+    (re-tokenising every candidate would dominate the latency of large candidate pools).
+
+    A store with a fresh posting build (large stores, repo_rag/postings.py) is searched through it:
+    the same bm25 top ``k``, without FTS5 scoring every match of the common terms
+    (``use_postings=False``: FTS5 alone, for comparison).
+    """
+    postings = load_postings(store, weights) if use_postings else None
+    qt = select_terms(store, query, max_terms, extra_terms, postings)
     if not qt.terms:
         return [], qt
-    match = " OR ".join(_quote(t) for t in qt.terms)
-    rows = store.fts_search(match, k, weights)
+    if postings is not None:
+        def rare_scores(rare: list[str]) -> list[tuple[int, float]]:
+            return store.fts_scores(" OR ".join(_quote(t) for t in rare), weights)
+
+        rows = postings.search(qt.terms, k, rare_scores)
+    else:
+        rows = store.fts_search(" OR ".join(_quote(t) for t in qt.terms), k, weights)
     if not rows:
         return [], qt
     chunks = store.chunks_by_ids(r[0] for r in rows[:explain]) if explain else {}

@@ -18,7 +18,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +92,18 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(
     path, name, doc, body, tokenize = "unicode61 tokenchars '_'"
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_fts, 'row');
+CREATE TABLE IF NOT EXISTS postings (
+    term TEXT PRIMARY KEY,
+    df INTEGER NOT NULL,
+    bound REAL NOT NULL,
+    ids BLOB NOT NULL,
+    tfs BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS posting_lengths (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    ids BLOB NOT NULL,
+    lengths BLOB NOT NULL
+);
 """
 
 
@@ -444,6 +456,58 @@ class Store:
             out.update(self.con.execute(q, part))
         return out
 
+    def fts_scores(self, match: str, weights: Sequence[float]) -> list[tuple[int, float]]:
+        """(chunk id, -bm25) of every chunk matching ``match``, unordered (for queries with few matches)."""
+        q = "SELECT rowid, -bm25(chunk_fts, ?, ?, ?, ?) FROM chunk_fts WHERE chunk_fts MATCH ?"
+        return list(self.con.execute(q, (*weights, match)))
+
+    def fts_rows(self) -> Iterator[tuple[int, str, str, str, str]]:
+        """(chunk id, path, name, doc, body) term columns of every FTS row, in id order."""
+        return self.con.execute("SELECT rowid, path, name, doc, body FROM chunk_fts ORDER BY rowid")
+
+    def fts_stats(self) -> tuple[int, float]:
+        """(rows, average terms per row) as FTS5's bm25 reads them: its 'averages' record, O(1)."""
+        row = self.con.execute("SELECT block FROM chunk_fts_data WHERE id = 1").fetchone()
+        counts = _varints(row[0]) if row and isinstance(row[0], bytes) else []
+        if not counts or counts[0] <= 0:
+            return 0, 0.0
+        return counts[0], sum(counts[1:]) / counts[0]
+
+    def terms_above(self, min_df: int) -> set[str]:
+        """Terms that occur in more than ``min_df`` chunks."""
+        return {t for (t,) in self.con.execute("SELECT term FROM chunk_vocab WHERE doc > ?", (min_df,))}
+
+    def chunk_sequence(self) -> int:
+        """The largest chunk id ever handed out (ids are never reused): changes when chunks are added."""
+        row = self.con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()
+        return int(row[0]) if row else 0
+
+    def replace_postings(self, con: sqlite3.Connection, lists: dict[str, tuple[int, float, bytes, bytes]],
+                         length_ids: bytes, lengths: bytes) -> None:
+        con.execute("DELETE FROM postings")
+        con.execute("DELETE FROM posting_lengths")
+        con.executemany("INSERT INTO postings VALUES (?, ?, ?, ?, ?)", ((t, *v) for t, v in lists.items()))
+        con.execute("INSERT INTO posting_lengths VALUES (1, ?, ?)", (length_ids, lengths))
+
+    def drop_postings(self, con: sqlite3.Connection) -> None:
+        con.execute("DELETE FROM postings")
+        con.execute("DELETE FROM posting_lengths")
+
+    def posting_terms(self) -> dict[str, tuple[int, float]]:
+        return {t: (int(df), float(bound)) for t, df, bound in self.con.execute("SELECT term, df, bound FROM postings")}
+
+    def posting_lengths(self) -> tuple[bytes, bytes] | None:
+        row = self.con.execute("SELECT ids, lengths FROM posting_lengths WHERE id = 1").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def posting_lists(self, terms: list[str]) -> dict[str, tuple[bytes, bytes]]:
+        out: dict[str, tuple[bytes, bytes]] = {}
+        for start in range(0, len(terms), 900):
+            part = terms[start : start + 900]
+            q = f"SELECT term, ids, tfs FROM postings WHERE term IN ({','.join('?' * len(part))})"
+            out.update((t, (i, f)) for t, i, f in self.con.execute(q, part))
+        return out
+
     def fts_search(self, match: str, limit: int, weights: tuple[float, float, float, float]) -> list[tuple[int, float]]:
         """FTS5 bm25 over (path, name, doc, body); returns (chunk id, score) best first, score > 0."""
         q = (
@@ -451,6 +515,26 @@ class Store:
             "ORDER BY bm25(chunk_fts, ?, ?, ?, ?) LIMIT ?"
         )
         return list(self.con.execute(q, (*weights, match, *weights, limit)))
+
+
+def _varints(blob: bytes) -> list[int]:
+    """SQLite's big-endian varints (FTS5 records), in order; a truncated last one is dropped."""
+    out, i = [], 0
+    while i < len(blob):
+        value = 0
+        for j in range(9):
+            if i >= len(blob):
+                return out
+            byte = blob[i]
+            i += 1
+            if j == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        out.append(value)
+    return out
 
 
 def _vector_rows(rows: Iterable[tuple[int, bytes]], dim: int) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,7 @@ LARGE_MODULES = {
     "eval/swebench.py": "the SWE-bench localisation harness: fetch, index, run methods, report",
     "repo_rag/graph/persist.py": "one file format: the graph archive's writer and its validating reader",
     "eval/mined.py": "one dataset: the mined queries' sentence rules, masking and build",
+    "repo_rag/store.py": "the index database's one access layer: every table's schema, reads and writes",
     "eval/answers.py": "one benchmark: answer scoring, the independent name check, backends and the dataset mode",
 }
 
