@@ -386,30 +386,36 @@ def main(argv: list[str] | None = None, prog: str = "python -m repo_rag.eval mil
 
     db, report["projects"] = build_store(root, args.target + args.queries, root / "build.json")
     store = Store(db, create=True)  # create: adds tables a newer repo-rag keeps (postings) to a cached store
-    model = static_model(default_cache_dir())
-    report["embed_s"] = round(embed_store(store, model), 1)
+    skip = set(args.skip.split(","))
+    sizes = sorted(int(s) for s in args.sizes.split(",") if s)
     queries = held_out_queries(store, args.queries)
     texts = [t for _, t in queries]
-    xq = np.asarray(model.encode(texts, use_multiprocessing=False, max_length=MAX_TOKENS), dtype=np.float32)
-    t0 = time.perf_counter()
-    ids, matrix = store.load_vectors(DIM)
-    report["load_vectors_s"] = round(time.perf_counter() - t0, 1)
     report["chunks_in_store"] = store.chunk_count()
-    keep = np.flatnonzero(~np.isin(ids, [cid for cid, _ in queries]))
-    order = np.random.default_rng(11).permutation(keep)
     rows: list[dict] = []
-    sweeps = {"ivf": tuple(int(x) for x in args.nprobe.split(",")), "hnsw": tuple(int(x) for x in args.ef.split(","))}
-    for size in sorted(int(s) for s in args.sizes.split(",") if s):
-        size = min(size, len(order), args.target)
-        xb = np.ascontiguousarray(matrix[np.sort(order[:size])])
-        log(f"measuring {size:,} vectors")
-        rows += measure_size(xb, xq, [m for m in args.methods.split(",") if m], args.k, args.latency_queries, sweeps)
-        del xb
-        report["rows"] = rows
-        save()
-    del ids, matrix
-    skip = set(args.skip.split(","))
+    xq = np.empty((0, DIM), dtype=np.float32)
+    if sizes or "product" not in skip:  # the lexical stage alone needs no vectors
+        model = static_model(default_cache_dir())
+        report["embed_s"] = round(embed_store(store, model), 1)
+        xq = np.asarray(model.encode(texts, use_multiprocessing=False, max_length=MAX_TOKENS), dtype=np.float32)
+        t0 = time.perf_counter()
+        ids, matrix = store.load_vectors(DIM)
+        report["load_vectors_s"] = round(time.perf_counter() - t0, 1)
+        keep = np.flatnonzero(~np.isin(ids, [cid for cid, _ in queries]))
+        order = np.random.default_rng(11).permutation(keep)
+        sweeps = {"ivf": tuple(int(x) for x in args.nprobe.split(",")),
+                  "hnsw": tuple(int(x) for x in args.ef.split(","))}
+        for size in sizes:
+            size = min(size, len(order), args.target)
+            xb = np.ascontiguousarray(matrix[np.sort(order[:size])])
+            log(f"measuring {size:,} vectors")
+            rows += measure_size(xb, xq, [m for m in args.methods.split(",") if m], args.k, args.latency_queries,
+                                 sweeps)
+            del xb
+            report["rows"] = rows
+            save()
+        del ids, matrix
     if "lexical" not in skip:
+        log(f"measuring the lexical channel over {report['chunks_in_store']:,} chunks")
         report["lexical"] = {"chunks": store.chunk_count(),
                              **measure_lexical(store, texts[: args.latency_queries], args.k)}
         save()

@@ -40,6 +40,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from statistics import median
 
+from packaging.version import InvalidVersion, Version
+
 from repo_rag.config import Config, load_config
 from repo_rag.embed import Embedder, resolve_model
 from repo_rag.errors import RepoRagError
@@ -131,7 +133,8 @@ def select(
     projects: Iterable[str] = (),
     instance_ids: Iterable[str] = (),
 ) -> list[tuple[SdistSpec, list[Instance]]]:
-    """Group by sdist, filter, order by instance count (desc) then file name, keep the first ``sample``.
+    """Group by sdist, filter, keep the ``sample`` with the most instances (ties by file name), and
+    return them by project and release order.
 
     ``projects`` match the PyPI name or the GitHub repo name, case-insensitively; ``sample=None``
     keeps every sdist.
@@ -151,7 +154,18 @@ def select(
     order = sorted(groups, key=lambda name: (-len(groups[name]), name))
     if sample is not None:
         order = order[:sample]
+    order.sort(key=lambda name: _version_key(specs[name]))  # neighbours share the embedding cache
     return [(specs[name], groups[name]) for name in order]
+
+
+def _version_key(spec: SdistSpec) -> tuple:
+    """Project, then release order: consecutive versions of a project differ least, so indexing
+    them one after another embeds the fewest new chunks (the embedding cache is content-addressed)."""
+    try:
+        version: tuple = (0, Version(spec.version))
+    except InvalidVersion:
+        version = (1, spec.version)
+    return spec.project.lower(), version
 
 
 def fingerprint(patterns: Sequence[str], extra: object = None) -> str:

@@ -213,17 +213,19 @@ def _inst(iid: str, project: str, version: str) -> Instance:
     return Instance(iid, f"{project.lower()}/{project.lower()}", spec, "q", "", ["a.py"], [], False, "exact")
 
 
-def test_select_orders_by_instance_count_then_name_and_filters():
+def test_select_keeps_the_largest_sdists_and_runs_them_by_project_and_release():
     data = [
         _inst("1", "sympy", "1.0"), _inst("2", "Django", "4.0"), _inst("3", "Django", "4.0"),
-        _inst("4", "flask", "2.0"), _inst("5", "astropy", "5.0"),
+        _inst("4", "flask", "2.0"), _inst("5", "astropy", "5.0"), _inst("6", "Django", "3.10"),
+        _inst("7", "Django", "3.9"), _inst("8", "Django", "3.9"),
     ]
     assert [s.filename for s, _ in select(data, sample=None)] == [
-        "Django-4.0.tar.gz", "astropy-5.0.tar.gz", "flask-2.0.tar.gz", "sympy-1.0.tar.gz"
+        "astropy-5.0.tar.gz", "Django-3.9.tar.gz", "Django-3.10.tar.gz", "Django-4.0.tar.gz",
+        "flask-2.0.tar.gz", "sympy-1.0.tar.gz",
     ]
-    assert [s.filename for s, _ in select(data, sample=2)] == ["Django-4.0.tar.gz", "astropy-5.0.tar.gz"]
+    assert [s.filename for s, _ in select(data, sample=2)] == ["Django-3.9.tar.gz", "Django-4.0.tar.gz"]
     assert [s.filename for s, _ in select(data, sample=None, projects=["django", "FLASK"])] == [
-        "Django-4.0.tar.gz", "flask-2.0.tar.gz"
+        "Django-3.9.tar.gz", "Django-3.10.tar.gz", "Django-4.0.tar.gz", "flask-2.0.tar.gz"
     ]
     assert [[i.instance_id for i in g] for _, g in select(data, sample=None, instance_ids=["3"])] == [["3"]]
 
