@@ -130,3 +130,14 @@ def test_malformed_build_is_refused(built, damage: str) -> None:
     with pytest.raises(IndexCorruptError, match="re-index"):
         postings = load_postings(store, COLUMN_WEIGHTS)
         postings.lists([term])
+
+
+def test_top_k_breaks_ties_by_position_also_at_the_kth_place() -> None:
+    import numpy as np
+
+    scores = np.array([1.0, 3.0, 2.0, 2.0, 5.0, 2.0, 0.5, 2.0], dtype=np.float32)
+    # 5, 3, then two of the four 2.0s: the two earliest, every time
+    assert postings_mod._top(scores, 4).tolist() == [4, 1, 2, 3]
+    assert postings_mod._top(scores, 2).tolist() == [4, 1]
+    assert postings_mod._top(scores, 20).tolist() == [4, 1, 2, 3, 5, 7, 0, 6]
+    assert postings_mod._kth(scores, 3) == 2.0 and postings_mod._kth(scores, 9) == 0.0
