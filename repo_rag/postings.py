@@ -194,12 +194,14 @@ class Postings:
             ids, tfs = arrays[term]
             # the k-th best score so far can beat what is left only if the best one does (cheap test)
             if candidates is None and scored_any and float(acc.max()) > rest[i]:
-                scored = acc[acc > 0]  # partitioning the zeros of a million-row array costs ~0.1 s
+                # every chunk scored so far (all parts are > 0); partitioning the zeros of a
+                # million-row array as well would cost ~0.1 s a term
+                pool = np.flatnonzero(acc)
+                scored = acc[pool]
                 threshold = _kth(scored, k)
                 if threshold > rest[i]:
                     # no chunk outside those scored can reach the top k any more
-                    pool = np.flatnonzero(acc)  # every chunk scored so far (all parts are > 0)
-                    candidates = pool[acc[pool] + rest[i] >= threshold].astype(np.int32)
+                    candidates = pool[scored + rest[i] >= threshold].astype(np.int32)
             if candidates is None:
                 acc[ids] += weight * _part(tfs.astype(np.float32), self.norm[ids])
                 scored_any = True
@@ -214,8 +216,6 @@ class Postings:
         if candidates is None:
             candidates = np.flatnonzero(acc)
         scores = acc[candidates]
-        keep = scores > 0
-        candidates, scores = candidates[keep], scores[keep]
         top = _top(scores, k)
         return [(int(candidates[j]), float(scores[j])) for j in top]
 
