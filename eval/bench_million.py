@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m repo_rag.eval mil
         del ids, matrix
     if "lexical" not in skip:
         log(f"measuring the lexical channel over {report['chunks_in_store']:,} chunks")
-        report["lexical"] = {"chunks": store.chunk_count(),
+        report["lexical"] = {"chunks": report["chunks_in_store"],
                              **measure_lexical(store, texts[: args.latency_queries], args.k)}
         save()
     if "product" not in skip:

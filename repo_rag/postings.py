@@ -175,7 +175,6 @@ class Postings:
                         key=lambda t: -idf(self.rows, self.terms[t][0]))
         rare = [t for t in terms if t not in self.terms]
         acc = np.zeros(len(self.norm), dtype=np.float32)
-        scored_any = False
         if rare:
             found = rare_scores(rare)
             if found:
@@ -183,7 +182,6 @@ class Postings:
                 rare_ids = got[:, 0].astype(np.int64)
                 inside = rare_ids < len(acc)  # a chunk newer than the build: the build would be stale
                 acc[rare_ids[inside]] += got[inside, 1].astype(np.float32)
-                scored_any = bool(inside.any())
         weights = [idf(self.rows, self.terms[t][0]) for t in listed]
         bounds = [w * self.terms[t][1] for t, w in zip(listed, weights, strict=True)]
         rest = [*np.cumsum(bounds[::-1])[::-1].tolist(), 0.0]  # what terms i.. could still add
@@ -193,7 +191,7 @@ class Postings:
         for i, (term, weight) in enumerate(zip(listed, weights, strict=True)):
             ids, tfs = arrays[term]
             # the k-th best score so far can beat what is left only if the best one does (cheap test)
-            if candidates is None and scored_any and float(acc.max()) > rest[i]:
+            if candidates is None and float(acc.max()) > rest[i]:
                 # every chunk scored so far (all parts are > 0); partitioning the zeros of a
                 # million-row array as well would cost ~0.1 s a term
                 pool = np.flatnonzero(acc)
@@ -204,7 +202,6 @@ class Postings:
                     candidates = pool[scored + rest[i] >= threshold].astype(np.int32)
             if candidates is None:
                 acc[ids] += weight * _part(tfs.astype(np.float32), self.norm[ids])
-                scored_any = True
                 full += 1
             elif len(candidates):
                 pos = np.minimum(np.searchsorted(ids, candidates), len(ids) - 1)
