@@ -35,6 +35,7 @@ COMMANDS: dict[str, EvalCommand] = {
     "bench-llm": EvalCommand(_PKG + ".bench_llm", "embedded-model speed: prompt, generation, KV prefix cache"),
     "questions": EvalCommand(_PKG + ".questions", "paraphrased questions: list, check for leaked names"),
     "mined": EvalCommand(_PKG + ".mined", "mined queries: docstring sentence -> symbol pairs, docs masked"),
+    "reports": EvalCommand(_PKG + ".reports", "issue-like reports: a test's name and body -> the symbol it tests"),
     "retrieval-data": EvalCommand(_PKG + ".retrieval_data", "index the retrieval dev sets, dump candidate features"),
     "train-ranker": EvalCommand(_PKG + ".train_ranker", "train the learned ranker, judge it on validation"),
     "retrieval-peers": EvalCommand(_PKG + ".retrieval_peers", "repo-rag vs bm25s, window hybrid, LlamaIndex"),

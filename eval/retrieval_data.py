@@ -4,7 +4,9 @@ Decision order (``python -m repo_rag.eval retrieval-data``):
 
 1. queries: the paraphrased questions (``eval/data/questions``) and the mined docstring queries
    (``eval/mined.py``: each project indexed from its masked copy, where the docstrings that became
-   queries are blanked); every query carries its project's split (:mod:`.splits`);
+   queries are blanked), the forms that name their answer, and the issue-like reports
+   (``eval/reports.py``: each project indexed without the test files that became queries); every
+   query carries its project's split (:mod:`.splits`);
 2. each project is indexed once with the dense channel (``<cache>/bench/retrieval/index``), reused
    while the indexing code is unchanged (or always, with ``--reuse-indexes``);
 3. for every query the retriever's own candidate pool is taken (``HybridRetriever.candidates``:
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from repo_rag.config import Config, load_config
+from repo_rag.config import Config, default_cache_dir, load_config
 from repo_rag.embed import MINILM, resolve_model
 from repo_rag.rank import FEATURES
 from repo_rag.repository import Repository
@@ -44,11 +46,11 @@ DEFINITION_KINDS = frozenset({"function", "method", "class"})
 
 @dataclass(frozen=True)
 class EvalQuery:
-    dataset: str  # paraphrased | mined
+    dataset: str  # paraphrased | mined | forms | reports
     project: str
     version: str
     language: str
-    kind: str  # where | how | calls for questions, 'docstring' for mined
+    kind: str  # where | how | calls for questions, 'docstring' for mined, 'report' for reports
     text: str
     gold_files: tuple[str, ...]
     gold_symbols: tuple[str, ...]
@@ -83,19 +85,30 @@ def paraphrased(projects: Sequence[str] = ()) -> list[tuple[EvalCorpus, list[Eva
     return list(out.values())
 
 
-def mined(projects: Sequence[str] = ()) -> list[tuple[EvalCorpus, list[EvalQuery]]]:
+def _pairs(dataset: str, kind: str, folder: str, projects: Sequence[str]) -> list[tuple[EvalCorpus, list[EvalQuery]]]:
+    """Rows of ``<cache>/bench/<folder>/pairs.jsonl`` (mined pairs' format), one corpus per project."""
     from .mined import load_pairs, masked_roots
 
-    roots = masked_roots()
+    path = default_cache_dir() / "bench" / folder / "pairs.jsonl"
+    roots = masked_roots(path)
     out: dict[str, tuple[EvalCorpus, list[EvalQuery]]] = {}
-    for p in load_pairs():
+    for p in load_pairs(path):
         if projects and p.project not in projects:
             continue
         if p.project not in out:
-            out[p.project] = (EvalCorpus("mined", p.project, p.version, Path(roots[p.project])), [])
-        out[p.project][1].append(EvalQuery("mined", p.project, p.version, p.language, "docstring", p.query,
+            out[p.project] = (EvalCorpus(dataset, p.project, p.version, Path(roots[p.project])), [])
+        out[p.project][1].append(EvalQuery(dataset, p.project, p.version, p.language, kind, p.query,
                                            (p.gold_path,), (p.gold_qualname,)))
     return list(out.values())
+
+
+def mined(projects: Sequence[str] = ()) -> list[tuple[EvalCorpus, list[EvalQuery]]]:
+    return _pairs("mined", "docstring", "mined", projects)
+
+
+def reports(projects: Sequence[str] = ()) -> list[tuple[EvalCorpus, list[EvalQuery]]]:
+    """Issue-like reports (:mod:`.reports`): a test's name and body, asked of the tree without its file."""
+    return _pairs("reports", "report", "reports", projects)
 
 
 FORMS = ("name", "path", "traceback")
@@ -141,7 +154,7 @@ def forms(projects: Sequence[str] = ()) -> list[tuple[EvalCorpus, list[EvalQuery
     return out
 
 
-DATASETS = {"paraphrased": paraphrased, "mined": mined, "forms": forms}
+DATASETS = {"paraphrased": paraphrased, "mined": mined, "forms": forms, "reports": reports}
 
 
 def _cache_root(cfg: Config) -> Path:
@@ -257,7 +270,7 @@ def build(datasets: Sequence[str], projects: Sequence[str], reuse: bool, log=pri
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval retrieval-data") -> int:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    p.add_argument("--datasets", default="paraphrased,mined,forms", help="comma list of %(default)s")
+    p.add_argument("--datasets", default="paraphrased,mined,forms,reports", help="comma list of %(default)s")
     p.add_argument("--projects", default="", help="comma list of project names (default: all)")
     p.add_argument("--reuse-indexes", action="store_true", help="keep indexes built by older indexing code")
     args = p.parse_args(argv)

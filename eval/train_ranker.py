@@ -221,13 +221,14 @@ def ablation(train_set: Sequence[Corpus], val_set: Sequence[Corpus], full: dict[
     return "\n".join(lines)
 
 
-def _dev(train_set: Sequence[Corpus], folds: int = 4) -> int:
-    """Cross-validation by project within the train split (what feature work may look at)."""
+def _dev(train_set: Sequence[Corpus], only: set[str] = frozenset(), folds: int = 4) -> int:
+    """Cross-validation by project within the train split (what feature work may look at); with
+    ``only``, the folds train on those datasets alone and are judged on all."""
     projects = sorted({c.project for c in train_set})
     results: dict[str, list[dict]] = defaultdict(list)
     for fold in range(folds):
         held = {p for i, p in enumerate(projects) if i % folds == fold}
-        booster = train([c for c in train_set if c.project not in held])
+        booster = train([c for c in train_set if c.project not in held and (not only or c.dataset in only)])
         for m, rows in evaluate([c for c in train_set if c.project in held], booster).items():
             results[m] += rows
     print(f"# DEV: {folds}-fold cross-validation by project inside the train split ({len(projects)} projects)\n")
@@ -243,6 +244,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval
     p.add_argument("--write-model", action="store_true", help=f"write the trained model to {RANKER_FILE}")
     p.add_argument("--skip-validation", action="store_true",
                    help="train and write the model without scoring the validation projects")
+    p.add_argument("--train-datasets", default="",
+                   help="comma list: train only on these datasets (default: every dumped one); "
+                        "judging still covers every dataset")
     p.add_argument("--dev", action="store_true",
                    help="development mode: 4-fold cross-validation by project INSIDE the train split; "
                         "validation projects are not read (use this while changing features)")
@@ -251,8 +255,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval
     corpora = load_corpora(folder)
     train_set = [c for c in corpora if c.split == "train"]
     val_set = [c for c in corpora if c.split == "validation"]
+    only = {d for d in args.train_datasets.split(",") if d}
     if args.dev:
-        return _dev(train_set)
+        return _dev(train_set, only)
+    if only:
+        train_set = [c for c in train_set if c.dataset in only]
     if not train_set or not val_set:
         p.error(f"need train and validation projects in {folder} (run retrieval-data first)")
     t0 = time.perf_counter()
