@@ -8,8 +8,9 @@ path or frame IS the answer, and ranked issue texts below the old fusion (benchm
 is the closest honest stand-in for a bug report that the registries hold: it exercises one
 definition, calls several others, and is written in the project's own vocabulary.
 
-``python -m repo_rag.eval reports build`` writes, per project (the mined projects' masked trees
-and the paraphrased-question projects; each keeps its own split, :func:`.splits.split_of`):
+``python -m repo_rag.eval reports build`` writes, per project (the mined projects' masked trees,
+the paraphrased-question projects and :data:`EXTRA_PROJECTS`; each keeps its own split,
+:func:`.splits.split_of`):
 
 1. tests: definitions of test files (``is_test_path``, a code language) whose name starts with
    "test" in any case (``test_x``, ``TestX``, ``testX``);
@@ -53,6 +54,14 @@ from .projects import Project, fetch_project
 from .questions import load_questions
 from .splits import split_of
 
+# Python projects whose sdists carry their test suites, all in the train split (eval/splits.py), mined for
+# reports only: SWE-bench is Python, and the mined projects hold few Python tests (npm tarballs and most
+# Debian packages ship none; JavaScript tests are anonymous callbacks, not named definitions).
+EXTRA_PROJECTS: tuple[Project, ...] = tuple(
+    Project(n, v, f"pypi:{n}=={v}", ".") for n, v in (x.split("==") for x in (
+        "sqlparse==0.5.1 toolz==0.12.1 python-dateutil==2.9.0.post0 jsonschema==4.23.0 tomlkit==0.13.2 "
+        "arrow==1.3.0 werkzeug==3.0.4 parso==0.8.4 pint==0.24.3").split())
+)
 FOLDER = "reports"
 MAX_BODY_LINES, DEFAULT_PER_PROJECT = 40, 150
 _KINDS = frozenset({FUNCTION, METHOD, CLASS})
@@ -163,6 +172,8 @@ def sources() -> list[tuple[Project, Path | None]]:
     for q in load_questions():
         if q.project not in out:
             out[q.project] = (Project(q.project, q.version, q.source, q.root), None)
+    for p in EXTRA_PROJECTS:
+        out.setdefault(p.name, (p, None))
     return list(out.values())
 
 

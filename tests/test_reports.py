@@ -137,3 +137,10 @@ def test_build_leaves_the_query_files_out_of_the_tree(tree: Path, tmp_path: Path
     # cached: a second build does not mine again
     (out / "meta.json").write_text('{"pairs": -1}', encoding="utf-8")
     assert reports.build_project(project, tree, per_project=100, cache=cache)["pairs"] == -1
+
+
+def test_the_extra_report_projects_are_train_projects_outside_swe_bench() -> None:
+    from repo_rag.eval.splits import split_of
+
+    assert reports.EXTRA_PROJECTS
+    assert {p.name: split_of(p.name) for p in reports.EXTRA_PROJECTS} == {p.name: "train" for p in reports.EXTRA_PROJECTS}
