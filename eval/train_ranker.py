@@ -244,6 +244,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval
     p.add_argument("--write-model", action="store_true", help=f"write the trained model to {RANKER_FILE}")
     p.add_argument("--skip-validation", action="store_true",
                    help="train and write the model without scoring the validation projects")
+    p.add_argument("--score-model", default="", metavar="RANKER_JSON",
+                   help="judge this shipped model (e.g. an older ranker.json) on the validation projects "
+                        "instead of training one")
     p.add_argument("--train-datasets", default="",
                    help="comma list: train only on these datasets (default: every dumped one); "
                         "judging still covers every dataset")
@@ -263,8 +266,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval
     if not train_set or not val_set:
         p.error(f"need train and validation projects in {folder} (run retrieval-data first)")
     t0 = time.perf_counter()
-    booster = train(train_set)
+    booster = _Shipped(args.score_model) if args.score_model else train(train_set)
     train_s = time.perf_counter() - t0
+    if args.score_model and (args.write_model or args.ablation):
+        p.error("--score-model judges a model; it does not train, ablate or write one")
     if args.skip_validation:
         _write_model(booster, train_set, val_set, None)
         return 0
@@ -290,6 +295,18 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval
     if args.write_model:
         _write_model(booster, train_set, val_set, summary["learned"])
     return 0
+
+
+class _Shipped:
+    """A shipped model (``ranker.json`` + its ONNX file) where a trained booster is expected."""
+
+    def __init__(self, path: str) -> None:
+        from repo_rag.rank.model import LearnedRanker
+
+        self.model = LearnedRanker.load(path)
+
+    def predict(self, x: np.ndarray, num_threads: int = 0) -> np.ndarray:
+        return self.model.score(x)
 
 
 def export_ranker(booster, path: Path, meta: dict) -> None:

@@ -69,6 +69,18 @@ def test_symbol_match_rarity_channels_and_flags() -> None:
     assert a["rrf"] == 1.0 and c["rrf"] == 0.0
 
 
+@pytest.mark.parametrize(("query", "about_use"), [
+    ("who calls make_password", 1.0),
+    ("where is the password hashed", 0.0),
+    ('Traceback (most recent call last):\n  File "app/core.py", line 12, in make_password\nValueError', 0.0),
+    ('Traceback (most recent call last):\n  File "app/core.py", line 12\nValueError\nwho calls it?', 1.0),
+])
+def test_a_traceback_header_does_not_ask_what_calls(query: str, about_use: float) -> None:
+    pool = CandidatePool(ids=[1], chunks={1: _chunk(1, "app/core.py", "make_password")})
+    x = candidate_features(pool, analyze_query(query), _stats({}))
+    assert _row(x, 0)["q_about_use"] == about_use
+
+
 def _tiny_model(tmp_path: Path, features: list[str] | None = None) -> tuple[Path, object]:
     """A real LightGBM ranker trained on toy data where only 'dense_cos' matters, exported as shipped."""
     import lightgbm

@@ -68,6 +68,7 @@ _EXAMPLE_DIRS = frozenset({"example", "examples", "demo", "demos", "sample", "sa
 _VENDOR_DIRS = frozenset({"vendor", "vendored", "third_party", "thirdparty", "node_modules", "dist", "build",
                           "generated", "_vendor", "externals", "extern"})
 _WORD = re.compile(r"[a-z]+")
+_TRACEBACK_HEADER = re.compile(r"most recent call (?:last|first)")
 _DOC_KINDS = frozenset({"section"})
 _KIND_FEATURE = {"function": "kind_function", "method": "kind_method", "class": "kind_class", "module": "kind_module"}
 
@@ -144,7 +145,8 @@ def candidate_features(pool: CandidatePool, qa: QueryAnalysis, stats: RepoStats)
     query_row = {
         "q_long": float(qa.is_long), "q_words": math.log1p(len(q_words)), "q_names": math.log1p(len(qa.names)),
         "q_wants_tests": float(bool(q_words & TEST_WORDS)), "q_wants_docs": float(bool(q_words & DOC_WORDS)),
-        "q_about_use": float(bool(q_words & USE_WORDS)),
+        # a Python traceback's header ("most recent call last") does not ask what calls anything
+        "q_about_use": float(bool(set(_WORD.findall(_TRACEBACK_HEADER.sub(" ", text))) & USE_WORDS)),
     }
     for row, cid in enumerate(pool.ids):
         c = pool.chunks.get(cid)
