@@ -296,11 +296,12 @@ def test_ask_click_citation_source_graph_feedback(server, page):
         shutil.copyfile(OUT / "web-chat.png", DOCS_SHOT)
 
     # The graph neighbourhood of the answer: PasswordValidator (cited), and PasswordValidator.validate,
-    # which calls the cited is_valid, is a caller; a node opens its own source.
+    # which calls the cited is_valid (a caller; drawn as a callee when the cited validate_password, which
+    # calls it, is reached first: tests/test_ui.py pins that rule); a node opens its own source.
     open_tab(page, "Graph")
     page.wait_for_selector("#graph-panel svg .gnode", timeout=10_000)
     assert page.locator('#graph-panel .gnode.cited[data-path="bookstore/auth.py"][data-start="39"]').count() == 1
-    caller = page.locator('#graph-panel .gnode.caller[data-path="bookstore/auth.py"][data-start="44"]')
+    caller = page.locator('#graph-panel .gnode:is(.caller, .callee)[data-path="bookstore/auth.py"][data-start="44"]')
     assert caller.count() == 1, page.locator("#graph-panel").inner_html()
     page.screenshot(path=str(OUT / "web-chat-graph.png"))
     caller.click()
