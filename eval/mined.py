@@ -41,8 +41,9 @@ import re
 import shutil
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -480,26 +481,45 @@ def summary(metas: Sequence[dict]) -> str:
                                f"{len({lang for lang, _ in rows})} languages")
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval mined") -> int:
-    p = argparse.ArgumentParser(prog=prog, description="Mine (docstring sentence -> symbol) pairs, docs masked.")
+def build_args(argv: Sequence[str] | None, prog: str, description: str, build_help: str, per_project: int,
+               rows: str) -> tuple[argparse.Namespace, set[str]]:
+    """The ``build`` command line shared by the per-project dataset builders: the parsed arguments and
+    the lower-case project names asked for (empty: all)."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
     sub = p.add_subparsers(dest="action", required=True)
-    b = sub.add_parser("build", help="fetch, mine and mask the projects (built ones are skipped)")
+    b = sub.add_parser("build", help=build_help)
     b.add_argument("--projects", default="", help="comma-separated project names (default: all)")
-    b.add_argument("--per-project", type=int, default=DEFAULT_PER_PROJECT, help="most pairs per project")
+    b.add_argument("--per-project", type=int, default=per_project, help=f"most {rows} per project")
     b.add_argument("--fresh", action="store_true", help="rebuild projects already built")
     args = p.parse_args(argv)
-    cache, failed = default_cache_dir(), []
-    wanted = {n.strip().lower() for n in args.projects.split(",") if n.strip()}
-    for project in PROJECTS:
-        if wanted and project.name.lower() not in wanted:
-            continue
+    return args, {n.strip().lower() for n in args.projects.split(",") if n.strip()}
+
+
+def build_each(jobs: Iterable[tuple[Project, Callable[[], dict]]],
+               describe: Callable[[Project, dict], str]) -> list[str]:
+    """Run each project's build, printing ``describe``'s line or why it failed; one failed download
+    does not stop the others. Returns the names that failed."""
+    failed = []
+    for project, build in jobs:
         try:
-            meta = build_project(project, args.per_project, cache, args.fresh)
-        except Exception as exc:  # one failed download must not stop the others
+            meta = build()
+        except Exception as exc:
             failed.append(project.name)
             print(f"FAILED {project.name}: {type(exc).__name__}: {exc}", flush=True)
             continue
-        print(f"{project.name} {project.version} [{meta['split']}] {meta['language']}: {meta['pairs']} pairs "
-              f"of {meta['candidates']} candidates, {meta['seconds']} s, licence {meta['licence']}", flush=True)
+        print(describe(project, meta), flush=True)
+    return failed
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval mined") -> int:
+    args, wanted = build_args(argv, prog, "Mine (docstring sentence -> symbol) pairs, docs masked.",
+                              "fetch, mine and mask the projects (built ones are skipped)", DEFAULT_PER_PROJECT,
+                              "pairs")
+    cache = default_cache_dir()
+    failed = build_each(
+        ((p, partial(build_project, p, args.per_project, cache, args.fresh))
+         for p in PROJECTS if not wanted or p.name.lower() in wanted),
+        lambda p, meta: (f"{p.name} {p.version} [{meta['split']}] {meta['language']}: {meta['pairs']} pairs of "
+                         f"{meta['candidates']} candidates, {meta['seconds']} s, licence {meta['licence']}"))
     print(summary(gather(cache)))
     return 1 if failed else 0

@@ -32,7 +32,6 @@ pairs' format, ``meta.json``); ``<cache>/bench/reports/pairs.jsonl`` gathers eve
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -43,13 +42,14 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from repo_rag.config import default_cache_dir
 from repo_rag.parsing import CLASS, CODE_LANGUAGES, FUNCTION, METHOD, is_test_path, parse_source
 
 from .mined import PROJECTS as MINED_PROJECTS
-from .mined import MinedPair, _indexed_files, _read, gather
+from .mined import MinedPair, _indexed_files, _read, build_args, build_each, gather
 from .projects import Project, fetch_project
 from .questions import load_questions
 from .splits import split_of
@@ -207,28 +207,15 @@ def build_project(project: Project, root: Path | None, per_project: int, cache: 
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m repo_rag.eval reports") -> int:
-    p = argparse.ArgumentParser(prog=prog, description="Issue-like reports: test name + body -> the tested symbol.")
-    sub = p.add_subparsers(dest="action", required=True)
-    b = sub.add_parser("build", help="mine the projects (run `mined build` first; built ones are skipped)")
-    b.add_argument("--projects", default="", help="comma-separated project names (default: all)")
-    b.add_argument("--per-project", type=int, default=DEFAULT_PER_PROJECT, help="most reports per project")
-    b.add_argument("--fresh", action="store_true", help="rebuild projects already built")
-    args = p.parse_args(argv)
-    cache, failed = default_cache_dir(), []
-    wanted = {n.strip().lower() for n in args.projects.split(",") if n.strip()}
-    projects = []
-    for project, root in sources():
-        if wanted and project.name.lower() not in wanted:
-            continue
-        projects.append(project)
-        try:
-            meta = build_project(project, root, args.per_project, cache, args.fresh)
-        except Exception as exc:  # one failed download must not stop the others
-            failed.append(project.name)
-            print(f"FAILED {project.name}: {type(exc).__name__}: {exc}", flush=True)
-            continue
-        print(f"{project.key} ({meta['split']}): {meta['pairs']} reports from {meta['left_out_files']} of "
-              f"{meta['test_files']} test files", flush=True)
+    args, wanted = build_args(argv, prog, "Issue-like reports: test name + body -> the tested symbol.",
+                              "mine the projects (run `mined build` first; built ones are skipped)",
+                              DEFAULT_PER_PROJECT, "reports")
+    cache = default_cache_dir()
+    failed = build_each(
+        ((p, partial(build_project, p, root, args.per_project, cache, args.fresh))
+         for p, root in sources() if not wanted or p.name.lower() in wanted),
+        lambda p, meta: (f"{p.key} ({meta['split']}): {meta['pairs']} reports from {meta['left_out_files']} of "
+                         f"{meta['test_files']} test files"))
     metas = gather(cache, [proj for proj, _ in sources()], folder=FOLDER)
     by_split = Counter()
     for m in metas:

@@ -196,3 +196,14 @@ def test_build_is_cached_and_gathered(repo: Path, tmp_path: Path, monkeypatch: p
     assert "shoelace" not in (root / "pkg/geometry.py").read_text()
     summary = json.loads((cache / "bench" / "mined" / "summary.json").read_text())
     assert summary["projects"][0]["project"] == "tinyrepo"
+
+
+def test_build_each_reports_a_failure_and_goes_on(capsys: pytest.CaptureFixture[str]) -> None:
+    def boom() -> dict:
+        raise OSError("no network")
+
+    jobs = [(Project("a", "1", "pypi:a==1", "."), boom), (Project("b", "2", "pypi:b==2", "."), lambda: {"pairs": 3})]
+    failed = mined.build_each(jobs, lambda p, meta: f"{p.name}: {meta['pairs']} pairs")
+    out = capsys.readouterr().out
+    assert failed == ["a"]
+    assert "FAILED a: OSError: no network" in out and "b: 3 pairs" in out
