@@ -48,8 +48,8 @@ from pathlib import Path
 from repo_rag.config import default_cache_dir
 from repo_rag.parsing import CLASS, CODE_LANGUAGES, FUNCTION, METHOD, is_test_path, parse_source
 
+from .mined import _LANGUAGE, MinedPair, _indexed_files, _read, build_args, build_each, gather
 from .mined import PROJECTS as MINED_PROJECTS
-from .mined import MinedPair, _indexed_files, _read, build_args, build_each, gather
 from .projects import Project, fetch_project
 from .questions import load_questions
 from .splits import split_of
@@ -67,7 +67,6 @@ MAX_BODY_LINES, DEFAULT_PER_PROJECT = 40, 150
 _KINDS = frozenset({FUNCTION, METHOD, CLASS})
 _TEST_NAME = re.compile(r"^test", re.IGNORECASE)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_LANGUAGE = {"tsx": "typescript"}
 
 
 def name_words(name: str) -> tuple[str, ...]:
